@@ -1,0 +1,321 @@
+// Package input runs one okta [INPUT] instance: it builds the Okta clients from the
+// configuration, runs the poller in the background, and serves Fluent Bit's collect and
+// cleanup callbacks from the queue, committing the checkpoint as records are handed over.
+package input
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeaudit/fluent-bit-okta/internal/auth"
+	"github.com/edgeaudit/fluent-bit-okta/internal/checkpoint"
+	"github.com/edgeaudit/fluent-bit-okta/internal/config"
+	"github.com/edgeaudit/fluent-bit-okta/internal/record"
+	"github.com/edgeaudit/fluent-bit-okta/internal/schema"
+	"github.com/edgeaudit/fluent-bit-okta/internal/systemlog"
+)
+
+// Version is the plugin version sent in the User-Agent header.
+const Version = "0.1.0"
+
+// MaxBatchBytes caps the records handed over in one collect callback. Fluent Bit's chunks
+// target about 2 MB and one larger append makes an oversized chunk, so a batch stays well below.
+const MaxBatchBytes = 1 << 20
+
+// queueBytes bounds the records held between the poller and Fluent Bit: when Fluent Bit is
+// paused or slow the poller stops fetching once this much is waiting (a single larger page is
+// still accepted when the queue is empty).
+const queueBytes = 8 << 20
+
+// seenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
+const seenWindow = 20000
+
+// statsInterval is the period of the info line with the instance's counters.
+const statsInterval = time.Minute
+
+// stopTimeout bounds how long Stop waits for the poller to return.
+const stopTimeout = 5 * time.Second
+
+// Input is one running instance.
+type Input struct {
+	Name    string
+	Config  *config.Config
+	Logger  *slog.Logger
+	Metrics *systemlog.Metrics
+
+	store  *checkpoint.Store
+	queue  *systemlog.Queue
+	poller *systemlog.Poller
+	tokens *auth.TokenSource
+	start  string
+
+	paused  atomic.Bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped atomic.Bool
+
+	commitFailures int
+}
+
+// New validates the configuration read through get and prepares the instance without starting
+// any goroutine. The error is one line that names the property, the value and the fix.
+func New(name string, get config.Lookup, logger *slog.Logger) (*Input, error) {
+	now := time.Now()
+	cfg, err := config.Parse(get, now)
+	if err != nil {
+		return nil, err
+	}
+	schemas := schema.Default()
+	if cfg.SchemaMapFile != "" {
+		if schemas, err = schema.Load(cfg.SchemaMapFile); err != nil {
+			return nil, err
+		}
+	}
+	store, err := checkpoint.Open(cfg.StateFile, cfg.OrgURL.String(), cfg.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	in := &Input{Name: name, Config: cfg, Logger: logger, Metrics: &systemlog.Metrics{}, store: store}
+	if err := in.build(schemas, now); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *Input) build(schemas *schema.Map, now time.Time) error {
+	cfg := in.Config
+	clock := auth.NewClock(nil)
+	httpClient := newHTTPClient(cfg)
+	userAgent := "fluent-bit-okta/" + Version
+
+	var prover *auth.Prover
+	if cfg.DPoP {
+		var err error
+		if prover, err = auth.NewProver(cfg.DPoPKey, clock); err != nil {
+			return err
+		}
+	}
+	in.tokens = auth.NewTokenSource(auth.Config{
+		OrgURL: cfg.OrgURL.String(), ClientID: cfg.ClientID, KeyID: cfg.KeyID,
+		ClientKey: cfg.ClientKey, Scopes: cfg.Scopes, Prover: prover, Client: httpClient,
+		Clock: clock, Logger: in.Logger, UserAgent: userAgent,
+	})
+
+	state := in.store.State()
+	if state.Cursor != "" {
+		start, changed, err := systemlog.ResumeURL(state.Cursor, cfg.PageSize, cfg.Filter, cfg.Query)
+		if err != nil {
+			return err
+		}
+		if changed {
+			in.Logger.Info("page_size, filter or query differ from the checkpoint's; the new " +
+				"values apply from the checkpoint on")
+		}
+		in.start = start
+		in.Logger.Info("resuming from the checkpoint", "state_file", cfg.StateFile,
+			"saved", state.Updated.Format(time.RFC3339))
+	} else {
+		since := cfg.StartTime
+		if since.IsZero() {
+			since = now.Add(-cfg.Lookback)
+		}
+		if oldest := now.Add(-config.MaxLookback).Add(time.Minute); since.Before(oldest) {
+			in.Logger.Warn("initial_lookback is older than Okta's 90-day retention; starting "+
+				"at the oldest retained time instead", "initial_lookback", since.Format(time.RFC3339))
+			since = oldest
+		}
+		in.start = systemlog.StartURL(cfg.OrgURL, since, cfg.PageSize, cfg.Filter, cfg.Query)
+		in.Logger.Info("no checkpoint; starting from initial_lookback",
+			"since", since.UTC().Format(systemlog.SinceLayout))
+	}
+	if !in.store.Persistent() {
+		in.Logger.Warn("state_file is not set: progress is kept in memory only, so a restart " +
+			"fetches events again from initial_lookback; set state_file to resume instead")
+	}
+
+	in.queue = systemlog.NewQueue(queueBytes, state.Cursor)
+	in.poller = &systemlog.Poller{
+		Client: &systemlog.Client{
+			OrgURL: cfg.OrgURL, HTTP: httpClient, Tokens: in.tokens, Prover: prover,
+			Clock: clock, UserAgent: userAgent, Logger: in.Logger,
+		},
+		Queue:        in.queue,
+		Encoder:      &record.Encoder{OrgHost: cfg.OrgHost(), OriginalData: cfg.OriginalData},
+		Schemas:      schemas,
+		PageSize:     cfg.PageSize,
+		PollInterval: cfg.PollInterval,
+		Pacer:        systemlog.Pacer{Share: 0.5},
+		Seen:         systemlog.NewWindow(seenWindow, state.UUIDs),
+		Logger:       in.Logger,
+		Metrics:      in.Metrics,
+		Clock:        clock,
+	}
+	return nil
+}
+
+func newHTTPClient(cfg *config.Config) *http.Client {
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: cfg.HTTPTimeout,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   2,
+		ForceAttemptHTTP2:     true,
+	}
+	if cfg.Proxy != nil {
+		transport.Proxy = http.ProxyURL(cfg.Proxy)
+	}
+	return &http.Client{
+		Transport: transport,
+		Timeout:   cfg.HTTPTimeout,
+		// A redirect would carry the access token and proof to a URL they were not made for.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Start runs the poller and the periodic stats line in background goroutines.
+func (in *Input) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	in.wg.Add(2)
+	go func() {
+		defer in.wg.Done()
+		defer in.recoverPanic("poller")
+		_ = in.poller.Run(ctx, in.start)
+	}()
+	go func() {
+		defer in.wg.Done()
+		in.reportStats(ctx)
+	}()
+	in.Logger.Info("started", "org", in.Config.OrgURL.String(), "dpop", in.Config.DPoP,
+		"page_size", in.Config.PageSize, "poll_interval", in.Config.PollInterval)
+}
+
+func (in *Input) recoverPanic(where string) {
+	if r := recover(); r != nil {
+		in.Logger.Error(fmt.Sprintf("internal error in the %s, it stopped: %v", where, r))
+	}
+}
+
+// Take returns the bytes of the records to hand to Fluent Bit now, at most MaxBatchBytes (or
+// one larger record), or nil when paused or nothing is waiting. After Fluent Bit copied them,
+// call Handed.
+func (in *Input) Take() *systemlog.Batch {
+	if in.paused.Load() || in.stopped.Load() {
+		return nil
+	}
+	batch, commit := in.queue.Take(MaxBatchBytes)
+	if commit != nil {
+		in.commit(commit)
+	}
+	return batch
+}
+
+// Handed records that Fluent Bit copied the batch from the last Take and saves the checkpoint.
+func (in *Input) Handed() {
+	if commit := in.queue.Done(); commit != nil {
+		in.commit(commit)
+	}
+}
+
+func (in *Input) commit(c *systemlog.Commit) {
+	err := in.store.Commit(c.Cursor, c.UUIDs, time.Now())
+	if err != nil {
+		in.commitFailures++
+		if in.commitFailures == 1 || in.commitFailures%60 == 0 {
+			in.Logger.Error(fmt.Sprintf("%v; the checkpoint stays in memory and is written "+
+				"again with the next batch", err), "failures", in.commitFailures)
+		}
+		return
+	}
+	if in.commitFailures > 0 {
+		in.Logger.Info("the state file is written again", "failures", in.commitFailures)
+		in.commitFailures = 0
+	}
+}
+
+// Abort puts back the batch of the last Take when it could not be handed over.
+func (in *Input) Abort() { in.queue.Abort() }
+
+// Pause stops handing records to Fluent Bit; the poller stops once the queue is full.
+func (in *Input) Pause() {
+	if !in.paused.Swap(true) {
+		in.Logger.Debug("paused by Fluent Bit")
+	}
+}
+
+// Resume hands records over again.
+func (in *Input) Resume() {
+	if in.paused.Swap(false) {
+		in.Logger.Debug("resumed by Fluent Bit")
+	}
+}
+
+// Paused reports whether Fluent Bit paused the instance.
+func (in *Input) Paused() bool { return in.paused.Load() }
+
+// Stop cancels the background goroutines, waits for them at most stopTimeout, writes the
+// checkpoint and releases the state file. It is safe to call more than once.
+func (in *Input) Stop() {
+	if in.stopped.Swap(true) {
+		return
+	}
+	if in.cancel != nil {
+		in.cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		in.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		in.Logger.Warn("the poller did not stop within " + stopTimeout.String())
+	}
+	if err := in.store.Flush(); err != nil {
+		in.Logger.Error(err.Error())
+	}
+	in.store.Close()
+	in.logStats("stopped")
+}
+
+func (in *Input) reportStats(ctx context.Context) {
+	t := time.NewTicker(statsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			in.logStats("stats")
+		}
+	}
+}
+
+func (in *Input) logStats(msg string) {
+	m := in.Metrics
+	attrs := []any{
+		"events", m.Events.Load(), "records", m.Records.Load(), "requests", m.Requests.Load(),
+		"pages", m.Pages.Load(), "empty_pages", m.EmptyPages.Load(),
+		"duplicates", m.Duplicates.Load(), "rate_limited", m.RateLimited.Load(),
+		"retries", m.Retries.Load(), "token_renewals", in.tokens.Renewals(),
+	}
+	if newest := m.NewestEvent.Load(); newest > 0 {
+		lag := time.Since(time.Unix(0, newest)).Round(time.Second)
+		attrs = append(attrs, "lag", lag.String())
+	}
+	queued, _ := in.queue.Len()
+	attrs = append(attrs, "queued", queued, "paused", in.paused.Load())
+	in.Logger.Info(msg, attrs...)
+}
