@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -131,7 +132,7 @@ func (t *transcoder) object(depth int, hook topLevelHook) (int, error) {
 	base := len(t.members)
 	defer func() { t.members = t.members[:base] }()
 
-	var index map[string]int // key -> member index, only for large objects
+	var keys keySet
 	dropped := 0
 
 	t.skipSpace()
@@ -173,7 +174,7 @@ func (t *transcoder) object(depth int, hook topLevelHook) (int, error) {
 		}
 		if !keep {
 			t.out = t.out[:m.start]
-		} else if t.addMember(base, m, &index) {
+		} else if t.addMember(base, m, &keys) {
 			dropped++
 		}
 
@@ -198,25 +199,51 @@ func (t *transcoder) object(depth int, hook topLevelHook) (int, error) {
 	return t.finishContainer(headerAt, hook == nil, mpFixMap, count), nil
 }
 
+// keySet finds the keys of one object seen so far. A 64-bit filter of key hashes rules out
+// most new keys without comparing bytes, and objects with many members switch to a map.
+type keySet struct {
+	filter uint64
+	index  map[string]int // key to member index, only for large objects
+}
+
+func keyBit(key []byte) uint64 {
+	if len(key) == 0 {
+		return 1
+	}
+	h := uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3
+	return 1 << (h & 63)
+}
+
 // addMember records m as a member of the innermost object and reports whether an earlier
 // member with the same key was dropped. Msgpack maps with duplicate keys break consumers, so
 // the last member with a key wins, as in encoding/json.
-func (t *transcoder) addMember(base int, m member, index *map[string]int) bool {
+func (t *transcoder) addMember(base int, m member, keys *keySet) bool {
 	key := t.out[m.keyStart:m.keyEnd]
-	defer func() { t.members = append(t.members, m) }()
+	dropped := false
+	bit := keyBit(key)
+	if keys.filter&bit != 0 || keys.index != nil {
+		dropped = t.dropEarlier(base, key, keys)
+	}
+	keys.filter |= bit
+	t.members = append(t.members, m)
+	return dropped
+}
 
+// dropEarlier marks the member of the innermost object whose key is key as dropped, and
+// reports whether there was one.
+func (t *transcoder) dropEarlier(base int, key []byte, keys *keySet) bool {
 	n := len(t.members) - base
-	if *index == nil && n >= linearKeyLimit {
-		*index = make(map[string]int, 2*n)
+	if keys.index == nil && n >= linearKeyLimit {
+		keys.index = make(map[string]int, 2*n)
 		for i := base; i < len(t.members); i++ {
 			if !t.members[i].dropped {
-				(*index)[string(t.keyOf(i))] = i
+				keys.index[string(t.keyOf(i))] = i
 			}
 		}
 	}
-	if *index != nil {
-		i, ok := (*index)[string(key)]
-		(*index)[string(key)] = len(t.members)
+	if keys.index != nil {
+		i, ok := keys.index[string(key)]
+		keys.index[string(key)] = len(t.members) // the member appended next
 		if ok {
 			t.members[i].dropped = true
 		}
@@ -303,6 +330,31 @@ func (t *transcoder) array(depth int) error {
 	return nil
 }
 
+// Byte masks for skipPlainASCII.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// skipPlainASCII returns the offset of the first byte at or after i that is a quote, a
+// backslash, a control character or not ASCII, testing eight bytes per step.
+func skipPlainASCII(in []byte, i int) int {
+	for ; i+8 <= len(in); i += 8 {
+		x := binary.LittleEndian.Uint64(in[i:])
+		quote := x ^ (ones * '"')
+		backslash := x ^ (ones * '\\')
+		// A byte b of y is zero, or below n, exactly when (y - n) borrows into its high bit
+		// while b itself has the high bit clear; non-ASCII bytes are caught by x & highs.
+		special := (quote - ones) & ^quote
+		special |= (backslash - ones) & ^backslash
+		special |= (x - ones*0x20) & ^x
+		if (special|x)&highs != 0 {
+			break
+		}
+	}
+	return i
+}
+
 // stringPayload returns the offset of the bytes of the msgpack str that starts at at.
 func stringPayload(out []byte, at int) int {
 	switch out[at] {
@@ -322,8 +374,8 @@ func stringPayload(out []byte, at int) int {
 func (t *transcoder) str() (int, int, error) {
 	t.pos++ // '"'
 	start := t.pos
+	i := skipPlainASCII(t.in, start)
 	ascii := true
-	i := start
 	for ; i < len(t.in); i++ {
 		c := t.in[i]
 		if c == '"' || c == '\\' || c < 0x20 {
