@@ -36,8 +36,8 @@ type Event struct {
 }
 
 // SplitPage returns the events of a page (a JSON array of objects) in order. A page that is
-// not a JSON array of objects, or is truncated, returns a *SyntaxError that says where (byte
-// offset) and why, and no events: a page is used whole or not at all.
+// not a JSON array of objects, or is truncated, returns a *SyntaxError with the byte offset
+// and the reason, and no events: a page is used whole or not at all.
 //
 // The events' Raw fields share the page's bytes, so the page must not be modified while the
 // events are in use.

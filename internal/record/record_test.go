@@ -512,8 +512,8 @@ func TestEventTimeBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// fixarray 2, fixarray 2, fixext8 type 0, seconds 0x6a0583fd (1778746365), nanoseconds 0x07088980 (118000000),
-	// empty metadata map.
+	// fixarray 2, fixarray 2, fixext8 type 0, seconds 0x6a0583fd (1778746365),
+	// nanoseconds 0x07088980 (118000000), empty metadata map.
 	want := []byte{0x92, 0x92, 0xd7, 0x00, 0x6a, 0x05, 0x83, 0xfd, 0x07, 0x08, 0x89, 0x80, 0x80}
 	if got := buf[:len(want)]; !reflect.DeepEqual(got, want) {
 		t.Errorf("record header = % x, want % x", got, want)
@@ -557,7 +557,8 @@ func TestAppendRecordRejectsTimestamp(t *testing.T) {
 		}
 	}
 
-	if _, err := testEncoder.AppendRecord(nil, &ev, "auth", time.Unix(math.MaxUint32-2, 0)); err != nil {
+	last := time.Unix(math.MaxUint32-2, 999_999_999)
+	if _, err := testEncoder.AppendRecord(nil, &ev, "auth", last); err != nil {
 		t.Errorf("last valid second: %v", err)
 	}
 }
@@ -639,6 +640,39 @@ func TestRecordsAppendToExistingBuffer(t *testing.T) {
 		}
 		if got := field(t, rec.Body, "schema"); got != wantSchema[i] {
 			t.Errorf("record %d schema = %v, want %s", i, got, wantSchema[i])
+		}
+	}
+}
+
+func TestRecordStringSpecialBytePositions(t *testing.T) {
+	// The scanner tests eight bytes at a time, so put each kind of special byte at every
+	// offset of a word and across word boundaries.
+	specials := []struct {
+		json string
+		want string
+	}{
+		{`\"`, `"`}, {`\\`, `\`}, {`\n`, "\n"}, {`é`, "é"}, {`😀`, "😀"}, {`\u00e9`, "é"},
+		{"\x7f", "\x7f"}, {"!", "!"}, {"#", "#"}, {"[", "["}, {"]", "]"}, {" ", " "},
+	}
+	for _, sp := range specials {
+		for offset := range 20 {
+			prefix := strings.Repeat("a", offset)
+			text := `"` + prefix + sp.json + "tail-text" + `"`
+			body := encodeBody(t, `{"v":`+text+`}`)
+			if got, want := field(t, body, "v"), prefix+sp.want+"tail-text"; got != want {
+				t.Errorf("%s encoded as %q, want %q", text, got, want)
+			}
+		}
+	}
+
+	for offset := range 20 {
+		page := `[{"v":"` + strings.Repeat("a", offset) + "\x01" + `"}]`
+		if _, err := SplitPage([]byte(page)); err == nil {
+			t.Errorf("control character at offset %d: no error", offset)
+		}
+		page = `[{"v":"` + strings.Repeat("a", offset) + "\xff" + `"}]`
+		if _, err := SplitPage([]byte(page)); err == nil {
+			t.Errorf("invalid UTF-8 at offset %d: no error", offset)
 		}
 	}
 }
