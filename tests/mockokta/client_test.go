@@ -1,6 +1,7 @@
 package mockokta
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -333,4 +334,22 @@ func testEvent(uuid, eventType string, published time.Time) []byte {
 		"target":      []any{map[string]any{"id": "0oa1", "type": "AppInstance"}},
 	})
 	return b
+}
+
+// contextRequest returns req with a cancellable context.
+func contextRequest(req *http.Request) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(req.Context())
+	return req.WithContext(ctx), cancel
+}
+
+// waitFor polls cond every 10 ms for up to 10 s.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 10s")
 }
