@@ -276,7 +276,10 @@ static int thread_init(struct host_instance *ins)
     struct flbgo_input_plugin *plugin = proxy->plugin;
     int ret;
 
+    /* flb_proxy_input_cb_init: proxy->instance becomes the instance being initialized. */
+    pthread_mutex_lock(&engine_lock);
     proxy->last_instance = ins;
+    pthread_mutex_unlock(&engine_lock);
     plugin->api = proxy->api;
     plugin->i_ins = ins;
     plugin->context = ins->context;
@@ -401,6 +404,10 @@ int instances_start(struct host_proxy *proxy)
         struct host_instance *ins = &proxy->instances[i];
         int status;
 
+        if (ins->spec->log_level >= FLB_LOG_INFO) {
+            flb_log_print(FLB_LOG_INFO, NULL, 0, "[input:%s:%s] initializing",
+                          proxy->plugin->name, instance_name(ins));
+        }
         if (instance_create(proxy, ins) != 0) {
             return -1;
         }
@@ -421,6 +428,10 @@ int instances_start(struct host_proxy *proxy)
                 proxy->instances[j].thread_started = 0;
             }
             return -1;
+        }
+        if (ins->spec->log_level >= FLB_LOG_INFO) {
+            flb_log_print(FLB_LOG_INFO, NULL, 0, "[input:%s:%s] thread instance initialized",
+                          proxy->plugin->name, instance_name(ins));
         }
     }
     for (size_t i = 0; i < proxy->ninstances; i++) {

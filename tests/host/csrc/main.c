@@ -387,7 +387,10 @@ static void parse_args(int argc, char **argv)
     }
 }
 
-/* Returns the plugin section name Fluent Bit would report: NAME up to its last dot. */
+/*
+ * Logs the error Fluent Bit prints for an [INPUT] whose plugin did not
+ * register. The section name is the first instance name up to its last dot.
+ */
 static void log_unknown_plugin(void)
 {
     const char *name = options.specs[0].name;
