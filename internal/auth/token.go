@@ -22,7 +22,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
-// assertionLifetime is the exp of a client assertion. Okta rejects an exp an hour or more
+// assertionLifetime is exp - iat of a client assertion. Okta rejects an exp an hour or more
 // ahead, and a clock slightly ahead of Okta's turns exactly one hour into a rejection.
 const assertionLifetime = 5 * time.Minute
 
@@ -110,10 +110,12 @@ func (s *TokenSource) Invalidate(tok *Token) {
 
 func (s *TokenSource) request(ctx context.Context) (*Token, error) {
 	for challenge := 0; ; challenge++ {
+		// attempt stores the nonce of the response in s.nonce, so keep the one this proof used.
+		sent := s.nonce
 		tok, err := s.attempt(ctx)
 		var oauthErr *OAuthError
 		if errors.As(err, &oauthErr) && oauthErr.Code == "use_dpop_nonce" && s.cfg.Prover != nil {
-			if challenge >= maxNonceChallenges || oauthErr.nonce == "" || oauthErr.nonce == s.nonce {
+			if challenge >= maxNonceChallenges || oauthErr.nonce == "" || oauthErr.nonce == sent {
 				return nil, fmt.Errorf("auth: token endpoint keeps asking for a new DPoP nonce "+
 					"after %d tries: %w", challenge+1, err)
 			}
@@ -205,7 +207,11 @@ func (s *TokenSource) parseToken(body []byte) (*Token, error) {
 		return nil, fmt.Errorf("auth: Okta issued a %s token; the app requires DPoP, set dpop on",
 			tr.TokenType)
 	}
+	// RFC 6749 section 5.1: scope may be omitted when it is identical to the requested scope.
 	granted := strings.Fields(tr.Scope)
+	if tr.Scope == "" {
+		granted = append([]string(nil), s.cfg.Scopes...)
+	}
 	for _, want := range s.cfg.Scopes {
 		if !contains(granted, want) {
 			return nil, fmt.Errorf("auth: the access token lacks scope %s (granted: %q); grant "+
@@ -232,13 +238,14 @@ func contains(list []string, s string) bool {
 // clientAssertion signs the private_key_jwt assertion of RFC 7523 section 2.2 as Okta
 // requires it: iss = sub = client ID, aud = the token URL, a short exp and a unique jti.
 func (s *TokenSource) clientAssertion() (string, error) {
-	now := s.cfg.Clock.Now().Truncate(time.Second)
+	// iat is backdated a few seconds because Okta rejects an iat after its own clock.
+	issued := s.cfg.Clock.Now().Truncate(time.Second).Add(-5 * time.Second)
 	tok, err := jwt.NewBuilder().
 		Issuer(s.cfg.ClientID).
 		Subject(s.cfg.ClientID).
 		Audience([]string{s.tokenURL}).
-		IssuedAt(now.Add(-5 * time.Second)).
-		Expiration(now.Add(assertionLifetime)).
+		IssuedAt(issued).
+		Expiration(issued.Add(assertionLifetime)).
 		JwtID(newJTI()).
 		Build()
 	if err != nil {
