@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,9 +106,9 @@ func HTU(target string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth: invalid request URL: %w", err)
 	}
-	host := u.Host
+	host := strings.ToLower(u.Host)
 	if u.Port() == "443" && u.Scheme == "https" {
-		host = u.Hostname()
+		host = strings.ToLower(u.Hostname())
 	}
 	out := url.URL{Scheme: u.Scheme, Host: host, Path: u.Path, RawPath: u.RawPath}
 	return out.String(), nil
