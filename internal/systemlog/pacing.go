@@ -69,12 +69,13 @@ type Backoff struct {
 
 // Next returns the wait before the next retry and counts the attempt.
 func (b *Backoff) Next() time.Duration {
-	ceiling := b.Base << b.attempt
-	if ceiling > b.Max || ceiling <= 0 {
-		ceiling = b.Max
-	} else {
-		b.attempt++
+	// Every call counts, also once the ceiling reached Max: callers read Attempts to skip ahead.
+	ceiling := b.Max
+	if shifted := b.Base << b.attempt; shifted > 0 && shifted>>b.attempt == b.Base &&
+		shifted < b.Max {
+		ceiling = shifted
 	}
+	b.attempt++
 	r := b.rand
 	if r == nil {
 		r = rand.Float64
