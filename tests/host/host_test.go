@@ -764,3 +764,110 @@ func TestDurationLimit(t *testing.T) {
 		t.Errorf("no records within the duration")
 	}
 }
+
+func TestThreadNamedLikeFluentBit(t *testing.T) {
+	h := start(t, hostrun.Options{
+		Instances: []hostrun.Instance{fake("fake.0", "total_records=1000000")},
+	})
+	ctx := testContext(t)
+	if _, err := h.WaitFor(ctx, func(r []hostrun.Record) bool { return len(r) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/comm", h.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, task := range tasks {
+		if data, err := os.ReadFile(task); err == nil {
+			names = append(names, strings.TrimSpace(string(data)))
+		}
+	}
+	// "flb-in-fake.0-w0" cut to the kernel's 15-byte thread name limit.
+	found := false
+	for _, n := range names {
+		if n == "flb-in-fake.0-w" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no thread named flb-in-fake.0-w among %v", names)
+	}
+	if err := h.Send("stop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStdinEOFKeepsRunning(t *testing.T) {
+	h := start(t, hostrun.Options{
+		Instances: []hostrun.Instance{fake("fake.0", "records_per_collect=1",
+			"total_records=1000000")},
+	})
+	ctx := testContext(t)
+	if err := h.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	// WaitFor fails if the host exits before ten records arrive.
+	if _, err := h.WaitFor(ctx, func(r []hostrun.Record) bool { return len(r) >= 10 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("exit code = %d, want 0\n%s", res.ExitCode, res.Stderr)
+	}
+}
+
+func TestSighupReloads(t *testing.T) {
+	events, env := eventsFile(t)
+	h := start(t, hostrun.Options{
+		Instances: []hostrun.Instance{fake("fake.0", "total_records=1000000")},
+		HotReload: true,
+		Env:       []string{env},
+	})
+	ctx := testContext(t)
+	if _, err := h.WaitFor(ctx, func(r []hostrun.Record) bool { return len(r) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitStderr(t, ctx, h, "[reload] successful reload done.", 1)
+	if err := h.Send("stop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := readEvents(t, events)
+	if i := indexOf(ev, "pre_register - 1", 0); i < 0 {
+		t.Errorf("no PreRegister(1) after SIGHUP: %v", ev)
+	}
+}
+
+func TestRegisterFailure(t *testing.T) {
+	events, env := eventsFile(t)
+	res := run(t, hostrun.Options{
+		Instances: []hostrun.Instance{fake("fake.0")},
+		Env:       []string{env, "FAKE_PLUGIN_REGISTER_FAIL=1"},
+	})
+	if res.ExitCode != 1 {
+		t.Errorf("exit code = %d, want 1\n%s", res.ExitCode, res.Stderr)
+	}
+	want := "[error] [config] section 'fake' tried to instance a plugin name that doesn't exist"
+	if !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
+	ev := readEvents(t, events)
+	if indexOf(ev, "unregister - -", 0) >= 0 || indexOf(ev, "init fake.0 fake", 0) >= 0 {
+		t.Errorf("Init or Unregister ran after a failed Register: %v", ev)
+	}
+}

@@ -199,6 +199,12 @@ func (h *Host) Send(command string) error {
 	return nil
 }
 
+// CloseStdin closes the command channel; flbhost keeps running after EOF.
+func (h *Host) CloseStdin() error { return h.stdin.Close() }
+
+// Pid returns the host's process id.
+func (h *Host) Pid() int { return h.cmd.Process.Pid }
+
 // Signal sends sig to the host process.
 func (h *Host) Signal(sig syscall.Signal) error {
 	return h.cmd.Process.Signal(sig)
@@ -268,6 +274,9 @@ func Run(ctx context.Context, hostPath string, opts Options) (*Result, error) {
 	h, err := Start(ctx, hostPath, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := h.CloseStdin(); err != nil {
+		return nil, fmt.Errorf("hostrun: close stdin: %w", err)
 	}
 	return h.Wait(ctx)
 }

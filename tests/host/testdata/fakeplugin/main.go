@@ -12,6 +12,7 @@
 //	log_all          "true" logs one line at each level during Init
 //	echo_keys        comma-separated keys whose values each record carries
 //
+// FAKE_PLUGIN_REGISTER_FAIL set to any value makes FLBPluginRegister fail.
 // When FAKE_PLUGIN_EVENTS names a file, every callback appends one line
 // "<callback> <label> <argument>" to it so tests can check the call order.
 package main
@@ -163,6 +164,10 @@ func FLBPluginPreRegister(hotReloading C.int) C.int {
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) C.int {
+	if os.Getenv("FAKE_PLUGIN_REGISTER_FAIL") != "" {
+		event("register", "-", "fail")
+		return -1
+	}
 	d := (*C.struct_fake_def)(def)
 	d._type = 1
 	d.proxy = 11
