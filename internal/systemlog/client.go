@@ -214,13 +214,24 @@ func nextLink(h http.Header) string {
 			}
 			for _, p := range strings.Split(params, ";") {
 				name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
-				if strings.EqualFold(name, "rel") && strings.Trim(value, `"`) == "next" {
+				if strings.EqualFold(name, "rel") && hasRelation(value, "next") {
 					return target[1 : len(target)-1]
 				}
 			}
 		}
 	}
 	return ""
+}
+
+// hasRelation reports whether a rel value lists relation type rel. RFC 8288 section 3.3 makes
+// the value a space-separated list, and registered relation types compare case-insensitively.
+func hasRelation(value, rel string) bool {
+	for _, r := range strings.Fields(strings.Trim(value, `"`)) {
+		if strings.EqualFold(r, rel) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitLinks splits a Link header value at the commas between entries, not inside <...>.
