@@ -272,6 +272,11 @@ func (c *testClient) login() {
 	c.tokenType, _ = body["token_type"].(string)
 }
 
+// tokenProof returns a valid proof for the token endpoint.
+func (c *testClient) tokenProof() string {
+	return c.proof(c.proofClaims(http.MethodPost, c.srv.TokenURL()))
+}
+
 // getLogs sends GET to rawURL with the access token and a fresh proof.
 func (c *testClient) getLogs(rawURL string) response {
 	c.t.Helper()
@@ -330,8 +335,9 @@ func testEvent(uuid, eventType string, published time.Time) []byte {
 		"eventType":   eventType,
 		"severity":    "INFO",
 		"displayName": "Jane Roe",
-		"actor":       map[string]any{"id": "00u1", "type": "User", "alternateId": "jane.roe@example.com"},
-		"target":      []any{map[string]any{"id": "0oa1", "type": "AppInstance"}},
+		"actor": map[string]any{"id": "00u1", "type": "User",
+			"alternateId": "jane.roe@example.com"},
+		"target": []any{map[string]any{"id": "0oa1", "type": "AppInstance"}},
 	})
 	return b
 }

@@ -10,38 +10,42 @@ import (
 // Token-endpoint error descriptions. The texts Okta documents are reproduced exactly,
 // including punctuation and backticks.
 const (
-	descNonce            = "Authorization server requires nonce in DPoP proof."
-	descProofMissing     = "The DPoP proof JWT header is missing."
-	descProofParse       = "DPoP proof JWT cannot be parsed."
-	descNoCredentials    = "No client credentials found"
-	descClientID         = "Invalid value for the `client_id` parameter"
-	descSignature        = "The client_assertion signature is invalid."
-	descKID              = "The client_assertion JWT kid is invalid."
-	descAudience         = "The audience claim for client_assertion must be the endpoint invoked for the request."
-	descExpTooFar        = "The client_assertion token has an expiration too far into the future"
-	descReplay           = "The client_assertion token has already been used"
-	descAssertionType    = "The `client_assertion_type` is invalid."
-	descNoScopes         = "No scopes were requested."
-	descUnknownScopes    = "One or more scopes are not configured for the authorization server resource."
-	descGrantType        = "The grant type in the request isn't supported."
-	descMultipleCreds    = "Can't supply multiple client credentials."
-	summaryRateLimit     = "API call exceeded rate limit due to too many requests."
-	summaryInvalidToken  = "Invalid token provided"
-	summarySinceTooOld   = "Invalid parameter: The since parameter is over 180 days prior to the current day."
-	descInsufficientScop = "The access token provided does not contain the required scopes."
+	descNonce         = "Authorization server requires nonce in DPoP proof."
+	descProofMissing  = "The DPoP proof JWT header is missing."
+	descProofParse    = "DPoP proof JWT cannot be parsed."
+	descNoCredentials = "No client credentials found"
+	descClientID      = "Invalid value for the `client_id` parameter"
+	descSignature     = "The client_assertion signature is invalid."
+	descKID           = "The client_assertion JWT kid is invalid."
+	descAudience      = "The audience claim for client_assertion must be the endpoint " +
+		"invoked for the request."
+	descExpTooFar     = "The client_assertion token has an expiration too far into the future"
+	descReplay        = "The client_assertion token has already been used"
+	descAssertionType = "The `client_assertion_type` is invalid."
+	descNoScopes      = "No scopes were requested."
+	descUnknownScopes = "One or more scopes are not configured for the authorization " +
+		"server resource."
+	descGrantType       = "The grant type in the request isn't supported."
+	descMultipleCreds   = "Can't supply multiple client credentials."
+	summaryRateLimit    = "API call exceeded rate limit due to too many requests."
+	summaryInvalidToken = "Invalid token provided"
+	summarySinceTooOld  = "Invalid parameter: The since parameter is over 180 days prior " +
+		"to the current day."
+	descInsufficientScope = "The access token provided does not contain the required scopes."
 )
 
-// NOTE: Okta documents no text for the following rejections, so these are the mock's own
-// wording: an unparseable or expired client assertion, an assertion iat in the future, the
-// DPoP proof claims other than htu, a bad proof signature, a wrong Authorization scheme, a
-// bad after cursor, since with after, a bad limit or sortOrder, and unsupported filter or q
-// expressions. Clients must branch on error codes, never on these texts.
+// NOTE: Okta documents no text for several rejections, so the mock uses its own wording.
+// These are an unparseable or expired client assertion, an assertion iat in the future, DPoP
+// proof claims other than htu, and a bad proof signature. The same holds for a wrong
+// Authorization scheme, a bad after cursor, since with after, a bad limit or sortOrder, and
+// unsupported filter or q expressions. Clients must branch on error codes, not on texts.
 const (
 	descAssertionParse = "The client_assertion token is invalid."
 	descAssertionExp   = "The client_assertion token is expired."
 	descAssertionIat   = "The client_assertion token was issued in the future."
 	descProofSignature = "The DPoP proof JWT signature is invalid."
-	descWrongScheme    = "The access token must be sent with the authorization scheme of its token_type."
+	descWrongScheme    = "The access token must be sent with the authorization scheme " +
+		"of its token_type."
 )
 
 // proofClaimDescription returns Okta's wording for an invalid claim or header in a proof.
@@ -118,8 +122,8 @@ func (s *Server) challenge(scheme, code, desc string) string {
 	return b.String()
 }
 
-// writeChallenge sends a resource-server error in WWW-Authenticate with an empty body, the way
-// Okta answers DPoP proof and scope failures.
+// writeChallenge sends a resource-server error in WWW-Authenticate with an empty body, as Okta
+// does for DPoP proof and scope failures.
 func (s *Server) writeChallenge(w http.ResponseWriter, status int, scheme, code, desc string) {
 	h := w.Header()
 	setNoCache(h)

@@ -19,10 +19,10 @@ type Fault struct {
 	// X-Rate-Limit-Remaining 0, as if the window were exhausted.
 	RateLimitBurst int
 	// ConcurrencyBurst makes the next /api/v1/logs requests get 429 E0000047 with
-	// X-Rate-Limit-Limit 0 and X-Rate-Limit-Remaining 0, Okta's concurrency-limit answer.
+	// X-Rate-Limit-Limit 0 and X-Rate-Limit-Remaining 0, as Okta does at its concurrency limit.
 	ConcurrencyBurst int
 
-	// SlowLogRequests delays the answer to the next authenticated /api/v1/logs requests by
+	// SlowLogRequests delays the response to the next authenticated /api/v1/logs requests by
 	// SlowDelay (default 2s), or until the client gives up.
 	SlowLogRequests int
 	SlowDelay       time.Duration
@@ -30,7 +30,7 @@ type Fault struct {
 	// TruncateLogRequests sends only the first half of the next pages, with a Content-Length
 	// for the whole page, then closes the connection.
 	TruncateLogRequests int
-	// ResetLogRequests resets the TCP connection instead of answering the next authenticated
+	// ResetLogRequests resets the TCP connection instead of responding to the next authenticated
 	// /api/v1/logs requests.
 	ResetLogRequests int
 
@@ -118,7 +118,7 @@ type rateLimiter struct {
 // unlimitedHeaderLimit is the X-Rate-Limit-Limit sent when Config.RateLimit is 0.
 const unlimitedHeaderLimit = 1000000
 
-// rateHeaders are the X-Rate-Limit-* values for one answer.
+// rateHeaders are the X-Rate-Limit-* values for one response.
 type rateHeaders struct {
 	limit     int
 	remaining int

@@ -2,9 +2,11 @@ package mockokta
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -181,5 +183,36 @@ func TestStartRejectsNonLoopback(t *testing.T) {
 		if !strings.Contains(err.Error(), addr) {
 			t.Errorf("error %q does not name %s", err, addr)
 		}
+	}
+}
+
+func TestLogfRejectedRequest(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	srv, c := startServer(t, nil, func(cfg *Config) {
+		cfg.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, fmt.Sprintf(format, args...))
+		}
+	})
+	c.login()
+	resp := c.getLogsWith(srv.LogsURL(), "Bearer", "")
+	if resp.status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "GET /api/v1/logs") || !strings.Contains(last, ReasonWrongScheme) {
+		t.Errorf("log line %q lacks the request or the reason", last)
+	}
+	for _, line := range lines {
+		if strings.Contains(line, c.token) || strings.Contains(line, srv.CurrentNonce()) {
+			t.Errorf("log line %q contains the access token or the nonce", line)
+		}
+	}
+	if len(lines) != 2 {
+		t.Errorf("%d log lines, want 2 (nonce challenge and wrong scheme)", len(lines))
 	}
 }

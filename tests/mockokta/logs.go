@@ -57,7 +57,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	buf.flushTo(w)
 }
 
-// logsOutcome is how a /api/v1/logs answer is to be delivered and recorded.
+// logsOutcome is how a /api/v1/logs response is to be delivered and recorded.
 type logsOutcome struct {
 	reason   string
 	events   int
@@ -66,7 +66,7 @@ type logsOutcome struct {
 	reset    bool
 }
 
-// serveLogs runs the limit, authentication and query checks and writes the answer to w.
+// serveLogs runs the limit, authentication and query checks and writes the response to w.
 func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request, now time.Time) logsOutcome {
 	s.mu.Lock()
 	rate, rej := s.admitLogRequest(now)
@@ -116,6 +116,9 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request, now time.Time
 	w.WriteHeader(http.StatusOK)
 	writeEventArray(w, page.events)
 	outcome.reason = reasonOK
+	if outcome.truncate {
+		outcome.reason = ReasonFault
+	}
 	outcome.events = len(page.events)
 	return outcome
 }
@@ -148,7 +151,8 @@ func (s *Server) admitLogRequest(now time.Time) (rateHeaders, *rejection) {
 }
 
 // takeLogFault writes an injected failure, or sets how the page is to be delivered. It
-// reports whether it wrote a failure. The caller holds s.mu.
+// reports true when the request gets no page: an error response or a connection reset. The
+// caller holds s.mu.
 func (s *Server) takeLogFault(w http.ResponseWriter) (logsOutcome, bool) {
 	f := &s.fault
 	var outcome logsOutcome
@@ -163,7 +167,7 @@ func (s *Server) takeLogFault(w http.ResponseWriter) (logsOutcome, bool) {
 	}
 	if f.ResetLogRequests > 0 {
 		f.ResetLogRequests--
-		outcome.reset = true
+		return logsOutcome{reason: ReasonFault, reset: true}, true
 	}
 	if f.SlowLogRequests > 0 {
 		f.SlowLogRequests--
@@ -179,7 +183,8 @@ func (s *Server) takeLogFault(w http.ResponseWriter) (logsOutcome, bool) {
 // authenticate checks the access token, its scheme, its DPoP proof and its scope (Okta DPoP
 // guide for Okta resource servers, RFC 9449 section 7). It writes the rejection and reports
 // false when a check fails.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, now time.Time) (string, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request,
+	now time.Time) (string, bool) {
 	scheme, value := parseAuthorization(r.Header.Get("Authorization"))
 	s.mu.Lock()
 	token, known := s.tokens[value]
@@ -197,7 +202,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, now time.T
 		return ReasonInvalidToken, false
 	}
 	if !strings.EqualFold(scheme, tok.tokenType) {
-		// Okta answers 400 when a DPoP-bound token is sent with the Bearer scheme.
+		// Okta responds with 400 when a DPoP-bound token is sent with the Bearer scheme.
 		s.writeChallenge(w, http.StatusBadRequest, tok.tokenType, "invalid_request",
 			descWrongScheme)
 		return ReasonWrongScheme, false
@@ -214,7 +219,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, now time.T
 	}
 	if !slices.Contains(tok.scopes, ScopeLogsRead) {
 		s.writeChallenge(w, http.StatusForbidden, tok.tokenType, "insufficient_scope",
-			descInsufficientScop)
+			descInsufficientScope)
 		return ReasonInsufficientScope, false
 	}
 	return "", true

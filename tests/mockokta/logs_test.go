@@ -152,7 +152,9 @@ func matchCursor(s string) (bool, error) {
 
 func TestLogsLateEventFollowsCursor(t *testing.T) {
 	now := time.Now()
-	srv, c := startServer(t, nil, func(cfg *Config) { cfg.Events = makeEvents(3, now.Add(-time.Minute)) })
+	srv, c := startServer(t, nil, func(cfg *Config) {
+		cfg.Events = makeEvents(3, now.Add(-time.Minute))
+	})
 	c.login()
 	resp := c.getLogs(srv.LogsURL() + "?limit=1000")
 	if n := len(eventsOf(t, resp)); n != 3 {
@@ -195,10 +197,13 @@ func TestLogsQueryRejections(t *testing.T) {
 		{"since and after", "since=" + old(time.Hour) + "&after=1_1", "E0000001", ReasonSinceAndAfter},
 		{"forged after", "after=1627500044869_1", "E0000001", ReasonBadCursor},
 		{"sortOrder lower case", "sortOrder=ascending", "E0000001", ReasonBadSortOrder},
-		{"filter published", `filter=` + url.QueryEscape(`published gt "2026-01-01"`), "E0000031", ReasonBadFilter},
+		{"filter published", `filter=` + url.QueryEscape(`published gt "2026-01-01"`),
+			"E0000031", ReasonBadFilter},
 		{"filter gt", `filter=` + url.QueryEscape(`severity gt "INFO"`), "E0000031", ReasonBadFilter},
-		{"filter unterminated", `filter=` + url.QueryEscape(`eventType eq "x`), "E0000031", ReasonBadFilter},
-		{"filter dangling and", `filter=` + url.QueryEscape(`eventType eq "x" and`), "E0000031", ReasonBadFilter},
+		{"filter unterminated", `filter=` + url.QueryEscape(`eventType eq "x`),
+			"E0000031", ReasonBadFilter},
+		{"filter dangling and", `filter=` + url.QueryEscape(`eventType eq "x" and`),
+			"E0000031", ReasonBadFilter},
 		{"q 11 keywords", "q=" + url.QueryEscape("a b c d e f g h i j k"), "E0000001", ReasonBadQuery},
 		{"q long keyword", "q=" + strings.Repeat("x", 41), "E0000001", ReasonBadQuery},
 	}
@@ -213,8 +218,9 @@ func TestLogsQueryRejections(t *testing.T) {
 	}
 	body := checkOktaError(t, c.getLogs(srv.LogsURL()+"?since="+old(200*24*time.Hour)),
 		http.StatusBadRequest, "E0000053")
-	if body["errorSummary"] != "Invalid parameter: The since parameter is over 180 days prior to the current day." {
-		t.Errorf("errorSummary = %q", body["errorSummary"])
+	want := "Invalid parameter: The since parameter is over 180 days prior to the current day."
+	if body["errorSummary"] != want {
+		t.Errorf("errorSummary = %q, want %q", body["errorSummary"], want)
 	}
 }
 
@@ -410,7 +416,9 @@ func TestLogsExpiredToken(t *testing.T) {
 }
 
 func TestLogsInsufficientScope(t *testing.T) {
-	srv, c := startServer(t, nil, func(cfg *Config) { cfg.GrantedScopes = []string{"okta.users.read"} })
+	srv, c := startServer(t, nil, func(cfg *Config) {
+		cfg.GrantedScopes = []string{"okta.users.read"}
+	})
 	c.nonce = srv.CurrentNonce()
 	form := c.tokenForm()
 	form.Set("scope", "okta.users.read okta.logs.read")

@@ -37,7 +37,7 @@ type cursorKey struct {
 	after      string
 }
 
-// queryRejection is a 400 answer with an Okta error code.
+// queryRejection is a 400 response with an Okta error code.
 type queryRejection struct {
 	code    string
 	summary string
@@ -70,7 +70,7 @@ func (s *Server) parseLogsQuery(values url.Values, now time.Time) (*logsQuery, *
 	if v := values.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > maxLimit {
-			// NOTE: Okta documents limit as 0 to 1000 but not its answer outside that range.
+			// NOTE: Okta documents limit as 0 to 1000 but not its response outside that range.
 			return nil, badQuery(ReasonBadLimit, "E0000001",
 				"Api validation failed: 'limit': The limit must be an integer from 0 to 1000.")
 		}
@@ -104,7 +104,7 @@ func (s *Server) parseLogsQuery(values url.Values, now time.Time) (*logsQuery, *
 		}
 		q.since = t
 	}
-	// Okta answers a since between 90 and 180 days back with the events it still retains.
+	// For a since between 90 and 180 days back, Okta returns the events it still retains.
 	if oldest := now.Add(-retention); q.since.Before(oldest) {
 		q.since = oldest
 	}
@@ -129,7 +129,7 @@ func (s *Server) parseLogsQuery(values url.Values, now time.Time) (*logsQuery, *
 	return q, nil
 }
 
-// page is one answer of the System Log API: its events and the after value of its next link,
+// page is one response of the System Log API: its events and the after value of its next link,
 // empty when the page is the last of a bounded request.
 type page struct {
 	events []*storedEvent

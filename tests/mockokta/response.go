@@ -7,7 +7,7 @@ import (
 )
 
 // responseBuffer collects a response so the server can record the request before the client
-// receives the answer. A test that reads Stats right after a response then sees that request.
+// receives the response. A test that reads Stats right after a response then sees that request.
 type responseBuffer struct {
 	header http.Header
 	status int

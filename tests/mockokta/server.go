@@ -1,8 +1,9 @@
-// Package mockokta implements a mock Okta org for tests: the org authorization server's token
-// endpoint (OAuth 2.0 client credentials with a private_key_jwt client assertion, RFC 7523, and
-// DPoP, RFC 9449) and the System Log API (GET /api/v1/logs) with Okta's polling semantics,
-// Link headers and rate-limit headers. It serves HTTPS on a loopback address only, with a
-// certificate signed by a CA that it generates at Start.
+// Package mockokta implements a mock Okta org for tests. It serves the org authorization
+// server's token endpoint, with OAuth 2.0 client credentials, a private_key_jwt client
+// assertion (RFC 7523) and DPoP (RFC 9449). It also serves the System Log API,
+// GET /api/v1/logs, with Okta's polling semantics, Link headers and rate-limit headers.
+// It listens on a loopback address only, over HTTPS with a certificate signed by a CA that it
+// generates at Start.
 //
 // The checks follow Okta's documented behaviour. Where Okta does not document an error text,
 // the mock rejects the request with a text of its own; those texts are listed in errors.go.
@@ -74,6 +75,9 @@ type Config struct {
 	Now func() time.Time
 	// ListenAddr is the loopback address to listen on (default 127.0.0.1:0).
 	ListenAddr string
+	// Logf, when set, receives one line per rejected request with its method, path, status
+	// and rejection reason. Lines never contain tokens, assertions, proofs or nonces.
+	Logf func(format string, args ...any)
 }
 
 // NewConfig returns a Config for the given client with Okta's defaults filled in and DPoP
@@ -265,9 +269,9 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) record(r *http.Request, status int, reason string, events int) {
+	rejected := reason != "" && reason != reasonOK
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if reason != "" && reason != reasonOK {
+	if rejected {
 		s.stats.Rejected[reason]++
 	}
 	if len(s.records) >= maxRequestRecords {
@@ -283,6 +287,11 @@ func (s *Server) record(r *http.Request, status int, reason string, events int) 
 		Reason: reason,
 		Events: events,
 	})
+	s.mu.Unlock()
+
+	if rejected && s.cfg.Logf != nil {
+		s.cfg.Logf("mockokta: %s %s rejected with %d: %s", r.Method, r.URL.Path, status, reason)
+	}
 }
 
 func checkLoopback(addr string) error {

@@ -56,23 +56,23 @@ const (
 	ReasonFault             = "injected_fault"
 )
 
-// Stats are counters of what the server received and how it answered.
+// Stats are counters of what the server received and how it responded.
 type Stats struct {
 	// TokenRequests counts requests to /oauth2/v1/token.
 	TokenRequests int
 	// TokensIssued counts access tokens issued.
 	TokensIssued int
-	// NonceChallenges counts 400 use_dpop_nonce answers.
+	// NonceChallenges counts 400 use_dpop_nonce responses.
 	NonceChallenges int
 	// LogRequests counts requests to /api/v1/logs.
 	LogRequests int
-	// LogPages counts 200 answers from /api/v1/logs.
+	// LogPages counts 200 responses from /api/v1/logs.
 	LogPages int
-	// EmptyPages counts 200 answers from /api/v1/logs with no events.
+	// EmptyPages counts 200 responses from /api/v1/logs with no events.
 	EmptyPages int
-	// EventsServed counts events sent in 200 answers, repeats included.
+	// EventsServed counts events sent in 200 responses, repeats included.
 	EventsServed int
-	// RateLimited counts 429 answers from either endpoint.
+	// RateLimited counts 429 responses from either endpoint.
 	RateLimited int
 	// MaxInFlight is the highest number of /api/v1/logs requests seen in flight at once.
 	MaxInFlight int
@@ -89,9 +89,9 @@ type Stats struct {
 	InvalidEvents int
 }
 
-// RequestRecord describes one request the server answered.
+// RequestRecord describes one request the server responded to.
 type RequestRecord struct {
-	// Time is when the answer was recorded, by the server's clock.
+	// Time is when the response was recorded, by the server's clock.
 	Time time.Time
 	// Method is the HTTP method.
 	Method string

@@ -129,18 +129,18 @@ func compileTemplates() {
 func splitTemplate(raw []byte) []templateSegment {
 	var segments []templateSegment
 	for len(raw) > 0 {
-		at, which := -1, ""
+		first, placeholder := -1, ""
 		for _, ph := range []string{phUUID, phPublished, phTxID, phIP, phUser} {
-			if i := bytes.Index(raw, []byte(ph)); i >= 0 && (at < 0 || i < at) {
-				at, which = i, ph
+			if i := bytes.Index(raw, []byte(ph)); i >= 0 && (first < 0 || i < first) {
+				first, placeholder = i, ph
 			}
 		}
-		if at < 0 {
+		if first < 0 {
 			segments = append(segments, templateSegment{literal: raw})
 			break
 		}
-		segments = append(segments, templateSegment{literal: raw[:at], placeholder: which})
-		raw = raw[at+len(which):]
+		segments = append(segments, templateSegment{literal: raw[:first], placeholder: placeholder})
+		raw = raw[first+len(placeholder):]
 	}
 	return segments
 }

@@ -46,7 +46,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	buf.flushTo(w)
 }
 
-// serveToken runs the token request checks in Okta's order and writes the answer. The
+// serveToken runs the token request checks in Okta's order and writes the response. The
 // assertion jti is spent before the DPoP checks, so a nonce challenge needs a new assertion.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, now time.Time) (int, string) {
 	if r.Method != http.MethodPost {
@@ -131,8 +131,8 @@ func (s *Server) oauthError(w http.ResponseWriter, status int, code string,
 	return status, rej.reason
 }
 
-// checkTokenProofState rejects a replayed proof jti and answers the nonce challenge. It reports
-// done when it wrote an answer.
+// checkTokenProofState rejects a replayed proof jti and sends the nonce challenge. It reports
+// done when it wrote a response.
 func (s *Server) checkTokenProofState(w http.ResponseWriter, proof *verifiedProof,
 	now time.Time) (int, string, bool) {
 	s.mu.Lock()
@@ -253,8 +253,8 @@ func (s *Server) spendAssertion(claims *assertionClaims, now time.Time) *rejecti
 // from the token silently, so the token's scope may lack okta.logs.read. A scope that is not
 // an Okta API scope is rejected.
 //
-// NOTE: when no requested scope is granted, Okta's answer is not documented; the mock rejects
-// the request with invalid_scope.
+// NOTE: when no requested scope is granted, Okta's response is not documented, so the mock
+// rejects the request with invalid_scope.
 func (s *Server) grantScopes(requested string) ([]string, *rejection) {
 	names := strings.Fields(requested)
 	if len(names) == 0 {
@@ -275,9 +275,9 @@ func (s *Server) grantScopes(requested string) ([]string, *rejection) {
 	return granted, nil
 }
 
-// issue stores token under a new opaque value and returns the value. Tokens that expired
-// more than an hour ago are dropped first; until then a request with one gets the expired-token
-// answer rather than the unknown-token one.
+// issue stores token under a new opaque value and returns the value. It first drops tokens
+// that expired more than an hour ago. A request with a token expired more recently gets the
+// expired-token error rather than the unknown-token one.
 func (s *Server) issue(token *accessToken, now time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -127,8 +127,13 @@ func TestTokenAssertionRejections(t *testing.T) {
 			f := c.tokenForm()
 			f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 			return f
-		}(), false, 400, "invalid_request", "The `client_assertion_type` is invalid.", ReasonAssertionType},
-		{"wrong grant type", func() url.Values { f := c.tokenForm(); f.Set("grant_type", "password"); return f }(),
+		}(), false, 400, "invalid_request", "The `client_assertion_type` is invalid.",
+			ReasonAssertionType},
+		{"wrong grant type", func() url.Values {
+			f := c.tokenForm()
+			f.Set("grant_type", "password")
+			return f
+		}(),
 			false, 400, "unsupported_grant_type", "The grant type in the request isn't supported.",
 			ReasonGrantType},
 		{"basic auth too", c.tokenForm(), true, 400, "invalid_request",
@@ -173,7 +178,7 @@ func TestTokenAssertionRejections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, srv.TokenURL(), strings.NewReader(tc.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("DPoP", c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+			req.Header.Set("DPoP", c.tokenProof())
 			if tc.basic {
 				req.SetBasicAuth(testClientID, "secret")
 			}
@@ -242,7 +247,9 @@ func TestTokenProofRejections(t *testing.T) {
 		{"htu custom server", changed(func(m map[string]any) {
 			m["htu"] = srv.URL() + "/oauth2/default/v1/token"
 		}), "'htu' claim in the DPoP proof JWT is invalid.", ReasonProofHTU},
-		{"iat stale", changed(func(m map[string]any) { m["iat"] = time.Now().Add(-5 * time.Minute).Unix() }),
+		{"iat stale", changed(func(m map[string]any) {
+			m["iat"] = time.Now().Add(-5 * time.Minute).Unix()
+		}),
 			"'iat' claim in the DPoP proof JWT is invalid.", ReasonProofIat},
 		{"iat missing", changed(func(m map[string]any) { delete(m, "iat") }),
 			"'iat' claim in the DPoP proof JWT is invalid.", ReasonProofIat},
@@ -265,7 +272,7 @@ func TestTokenProofRejections(t *testing.T) {
 func TestTokenWrongNonce(t *testing.T) {
 	srv, c := startServer(t, nil, nil)
 	c.nonce = "made-up-nonce"
-	resp := c.postToken(c.tokenForm(), c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+	resp := c.postToken(c.tokenForm(), c.tokenProof())
 	checkOAuthError(t, resp, http.StatusBadRequest, "use_dpop_nonce",
 		"Authorization server requires nonce in DPoP proof.")
 	if got, want := resp.header.Get("DPoP-Nonce"), srv.CurrentNonce(); got != want {
@@ -284,7 +291,8 @@ func TestNonceRotationKeepsPrevious(t *testing.T) {
 		t.Fatal("nonce did not rotate after NonceLifetime")
 	}
 	c.nonce = first
-	if resp := c.postToken(c.tokenForm(), c.proof(c.proofClaims(http.MethodPost, srv.TokenURL()))); resp.status != http.StatusOK {
+	resp := c.postToken(c.tokenForm(), c.tokenProof())
+	if resp.status != http.StatusOK {
 		t.Errorf("previous nonce: status %d, body %s", resp.status, resp.body)
 	}
 
@@ -292,7 +300,7 @@ func TestNonceRotationKeepsPrevious(t *testing.T) {
 	if srv.CurrentNonce() == second {
 		t.Fatal("RotateNonce fault did not rotate")
 	}
-	resp := c.postToken(c.tokenForm(), c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+	resp = c.postToken(c.tokenForm(), c.tokenProof())
 	checkOAuthError(t, resp, http.StatusBadRequest, "use_dpop_nonce",
 		"Authorization server requires nonce in DPoP proof.")
 	if resp.header.Get("DPoP-Nonce") != srv.CurrentNonce() {
@@ -307,7 +315,7 @@ func TestTokenScopeNotGrantedDropped(t *testing.T) {
 	c.nonce = srv.CurrentNonce()
 	form := c.tokenForm()
 	form.Set("scope", "okta.apps.read okta.logs.read okta.users.read")
-	resp := c.postToken(form, c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+	resp := c.postToken(form, c.tokenProof())
 	if resp.status != http.StatusOK {
 		t.Fatalf("status %d, body %s", resp.status, resp.body)
 	}
@@ -341,12 +349,13 @@ func TestTokenECClientKey(t *testing.T) {
 	_ = hdr.Set(jws.KeyIDKey, testKeyID)
 	form := c.tokenForm()
 	form.Set("client_assertion", c.sign(c.assertionClaims(), jwa.ES256, key, hdr))
-	if resp := c.postToken(form, c.proof(c.proofClaims(http.MethodPost, srv.TokenURL()))); resp.status != http.StatusOK {
+	resp := c.postToken(form, c.tokenProof())
+	if resp.status != http.StatusOK {
 		t.Errorf("ES256 assertion: status %d, body %s", resp.status, resp.body)
 	}
 	form = c.tokenForm()
 	form.Set("client_assertion", c.assertion(c.assertionClaims()))
-	resp := c.postToken(form, c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+	resp = c.postToken(form, c.tokenProof())
 	checkOAuthError(t, resp, http.StatusUnauthorized, "invalid_client",
 		"The client_assertion signature is invalid.")
 }
@@ -355,14 +364,15 @@ func TestTokenFaultRateLimited(t *testing.T) {
 	srv, c := startServer(t, nil, nil)
 	c.nonce = srv.CurrentNonce()
 	srv.SetFault(Fault{FailTokenRequests: 1, TokenFailStatus: http.StatusTooManyRequests})
-	resp := c.postToken(c.tokenForm(), c.proof(c.proofClaims(http.MethodPost, srv.TokenURL())))
+	resp := c.postToken(c.tokenForm(), c.tokenProof())
 	if resp.status != http.StatusTooManyRequests {
 		t.Fatalf("status = %d, want 429", resp.status)
 	}
 	if got := resp.json(t)["errorCode"]; got != "E0000047" {
 		t.Errorf("errorCode = %v, want E0000047", got)
 	}
-	if resp := c.postToken(c.tokenForm(), c.proof(c.proofClaims(http.MethodPost, srv.TokenURL()))); resp.status != http.StatusOK {
+	resp = c.postToken(c.tokenForm(), c.tokenProof())
+	if resp.status != http.StatusOK {
 		t.Errorf("after the fault: status %d, body %s", resp.status, resp.body)
 	}
 }

@@ -90,6 +90,7 @@ func run(ctx context.Context, opts options) error {
 	cfg.RateLimit = opts.rateLimit
 	cfg.ListenAddr = opts.listen
 	cfg.Events = events
+	cfg.Logf = log.Printf
 	srv := mockokta.New(cfg)
 	if err := srv.Start(); err != nil {
 		return err
