@@ -238,6 +238,23 @@ func unixTime(n json.Number) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
+// thumbprintOf returns the base64url RFC 7638 SHA-256 thumbprint of a public key, or "" when
+// the key is missing or of an unsupported type.
+func thumbprintOf(key crypto.PublicKey) string {
+	if key == nil {
+		return ""
+	}
+	k, err := jwk.FromRaw(key)
+	if err != nil {
+		return ""
+	}
+	sum, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(sum)
+}
+
 // parseAuthorization splits an Authorization header into its scheme and credentials.
 func parseAuthorization(value string) (scheme, credentials string) {
 	scheme, credentials, _ = strings.Cut(strings.TrimSpace(value), " ")

@@ -12,6 +12,7 @@ package mockokta
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -93,6 +94,44 @@ func NewConfig(clientID, keyID string, clientKey crypto.PublicKey) Config {
 	return cfg
 }
 
+// Default identifiers of the service app that DefaultConfig registers.
+const (
+	DefaultClientID = "0oa1mockoktaclient0h7"
+	DefaultKeyID    = "mockokta-key-1"
+)
+
+// Client is the service app's side of a registration: what a plugin configuration needs.
+type Client struct {
+	// ID is the client ID.
+	ID string
+	// KeyID is the kid of the registered key.
+	KeyID string
+	// Key is the private client key.
+	Key *rsa.PrivateKey
+	// KeyPEM is Key in PKCS #8 PEM.
+	KeyPEM []byte
+}
+
+// DefaultConfig registers a new RSA client key under DefaultClientID and DefaultKeyID and
+// returns the config, with DPoP required, and the client side of the registration.
+func DefaultConfig() (Config, Client, error) {
+	key, keyPEM, err := GenerateClientKey()
+	if err != nil {
+		return Config{}, Client{}, err
+	}
+	cfg := NewConfig(DefaultClientID, DefaultKeyID, &key.PublicKey)
+	return cfg, Client{ID: DefaultClientID, KeyID: DefaultKeyID, Key: key, KeyPEM: keyPEM}, nil
+}
+
+// NewDefault returns a server for DefaultConfig, not yet started, and its client.
+func NewDefault() (*Server, Client, error) {
+	cfg, client, err := DefaultConfig()
+	if err != nil {
+		return nil, Client{}, err
+	}
+	return New(cfg), client, nil
+}
+
 func (c *Config) applyDefaults() {
 	if c.GrantedScopes == nil {
 		c.GrantedScopes = []string{ScopeLogsRead}
@@ -134,6 +173,10 @@ type Server struct {
 	stats    Stats
 	records  []RequestRecord
 
+	// clientThumbprint is the RFC 7638 thumbprint of the registered client key, which a
+	// DPoP proof must not use.
+	clientThumbprint string
+
 	caPEM    []byte
 	tlsCert  tls.Certificate
 	listener net.Listener
@@ -154,6 +197,7 @@ func New(cfg Config) *Server {
 		tokens:  make(map[string]*accessToken),
 		cursors: make(map[cursorKey]cursorPosition),
 	}
+	s.clientThumbprint = thumbprintOf(cfg.ClientKey)
 	now := cfg.Now()
 	s.nonces.rotate(now)
 	s.stats.Rejected = make(map[string]int)

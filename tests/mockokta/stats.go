@@ -29,6 +29,7 @@ const (
 	ReasonProofTyp          = "dpop_proof_typ"
 	ReasonProofAlg          = "dpop_proof_alg"
 	ReasonProofJWK          = "dpop_proof_jwk"
+	ReasonProofClientKey    = "dpop_proof_uses_client_key"
 	ReasonProofSig          = "dpop_proof_signature"
 	ReasonProofHTM          = "dpop_proof_htm"
 	ReasonProofHTU          = "dpop_proof_htu"

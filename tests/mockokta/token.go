@@ -102,6 +102,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, now time.Tim
 		if rej != nil {
 			return s.oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", rej)
 		}
+		// NOTE: whether Okta rejects a proof signed with the client-assertion key is not
+		// documented. Okta's DPoP guide requires a separate key, so the mock enforces that.
+		if proof.thumbprint == s.clientThumbprint {
+			return s.oauthError(w, http.StatusBadRequest, "invalid_dpop_proof",
+				reject(ReasonProofClientKey, descProofParse))
+		}
 		if status, reason, done := s.checkTokenProofState(w, proof, now); done {
 			return status, reason
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
@@ -374,5 +375,50 @@ func TestTokenFaultRateLimited(t *testing.T) {
 	resp = c.postToken(c.tokenForm(), c.tokenProof())
 	if resp.status != http.StatusOK {
 		t.Errorf("after the fault: status %d, body %s", resp.status, resp.body)
+	}
+}
+
+func TestTokenProofWithClientKey(t *testing.T) {
+	srv, c := startServer(t, nil, nil)
+	c.nonce = srv.CurrentNonce()
+	pub, err := jwk.FromRaw(&c.clientKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.TypeKey, "dpop+jwt")
+	_ = hdr.Set(jws.JWKKey, pub)
+	proof := c.sign(c.proofClaims(http.MethodPost, srv.TokenURL()), jwa.RS256, c.clientKey, hdr)
+	resp := c.postToken(c.tokenForm(), proof)
+	checkOAuthError(t, resp, http.StatusBadRequest, "invalid_dpop_proof",
+		"DPoP proof JWT cannot be parsed.")
+	if got := srv.Stats().Rejected[ReasonProofClientKey]; got != 1 {
+		t.Errorf("Rejected[%s] = %d, want 1", ReasonProofClientKey, got)
+	}
+}
+
+func TestNewDefaultClientMatches(t *testing.T) {
+	srv, client, err := NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if client.ID != DefaultClientID || client.KeyID != DefaultKeyID {
+		t.Errorf("client = %s/%s, want the defaults", client.ID, client.KeyID)
+	}
+	if !strings.Contains(string(client.KeyPEM), "BEGIN PRIVATE KEY") {
+		t.Error("KeyPEM is not PKCS #8 PEM")
+	}
+	if srv.clientThumbprint == "" {
+		t.Error("registered key has no thumbprint")
+	}
+	if got, want := srv.clientThumbprint, thumbprintOf(&client.Key.PublicKey); got != want {
+		t.Errorf("registered key thumbprint %s, want the client key's %s", got, want)
+	}
+	if !srv.cfg.RequireDPoP {
+		t.Error("NewDefault does not require DPoP")
 	}
 }

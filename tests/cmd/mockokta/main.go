@@ -52,8 +52,8 @@ func main() {
 		"/api/v1/logs requests allowed per 60s window (0: no limit)")
 	flag.BoolVar(&opts.dpop, "dpop", true, "require DPoP proofs at the token endpoint")
 	flag.Float64Var(&opts.live, "live", 0, "synthetic events appended per second (0: none)")
-	flag.StringVar(&opts.clientID, "client-id", "0oa1mockoktaclient0h7", "service app client ID")
-	flag.StringVar(&opts.keyID, "key-id", "mockokta-key-1", "kid of the registered client key")
+	flag.StringVar(&opts.clientID, "client-id", mockokta.DefaultClientID, "service app client ID")
+	flag.StringVar(&opts.keyID, "key-id", mockokta.DefaultKeyID, "kid of the registered client key")
 	flag.DurationVar(&opts.duration, "duration", 0, "stop after this long (0: until SIGINT)")
 	flag.Parse()
 
