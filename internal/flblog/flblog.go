@@ -128,6 +128,9 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	return &handler{q: h.q, attrs: h.attrs, groups: h.groups + name + "."}
 }
 
@@ -137,8 +140,13 @@ func appendAttr(b *strings.Builder, groups string, a slog.Attr) {
 		return
 	}
 	if a.Value.Kind() == slog.KindGroup {
+		// A group without a key is inlined, as the slog.Handler contract requires.
+		prefix := groups
+		if a.Key != "" {
+			prefix += a.Key + "."
+		}
 		for _, g := range a.Value.Group() {
-			appendAttr(b, groups+a.Key+".", g)
+			appendAttr(b, prefix, g)
 		}
 		return
 	}
