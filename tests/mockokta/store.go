@@ -81,8 +81,17 @@ func parseStoredEvent(raw []byte) (*storedEvent, bool) {
 	if err := storeJSON.Unmarshal(trimmed, &head); err != nil {
 		return nil, false
 	}
+	// Okta sends compact JSON; hand-written sample files are usually indented.
+	compact := append([]byte(nil), trimmed...)
+	if bytes.ContainsAny(trimmed, "\n\r\t") {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, trimmed); err != nil {
+			return nil, false
+		}
+		compact = buf.Bytes()
+	}
 	ev := &storedEvent{
-		raw:       append([]byte(nil), trimmed...),
+		raw:       compact,
 		uuid:      head.UUID,
 		eventType: head.EventType,
 	}

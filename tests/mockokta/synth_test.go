@@ -1,7 +1,11 @@
 package mockokta
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -117,4 +121,42 @@ func BenchmarkServePage(b *testing.B) {
 		}
 	}
 	b.SetBytes(size)
+}
+
+func TestSampleEventsFileServed(t *testing.T) {
+	data, err := os.ReadFile("../testdata/okta-events.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("tests/testdata/okta-events.json does not exist yet")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatalf("sample file is not a JSON array: %v", err)
+	}
+	events := make([][]byte, len(raw))
+	for i := range raw {
+		events[i] = raw[i]
+	}
+	srv, c := startServer(t, nil, func(cfg *Config) { cfg.Events = events })
+	if got := srv.Stats().InvalidEvents; got != 0 {
+		t.Errorf("InvalidEvents = %d, want 0", got)
+	}
+	c.login()
+	resp := c.getLogs(srv.LogsURL() + "?limit=1000")
+	served := eventsOf(t, resp)
+	if len(served) != len(raw) {
+		t.Fatalf("served %d events, want %d", len(served), len(raw))
+	}
+	if bytes.ContainsAny(resp.body, "\n\t") {
+		t.Error("page is not compact JSON, unlike Okta's")
+	}
+	for i, ev := range served {
+		var want map[string]any
+		_ = json.Unmarshal(raw[i], &want)
+		if ev["uuid"] != want["uuid"] {
+			t.Errorf("event %d uuid = %v, want %v (persistence order)", i, ev["uuid"], want["uuid"])
+		}
+	}
 }
