@@ -1,12 +1,3 @@
-// Package mockokta implements a mock Okta org for tests. It serves the org authorization
-// server's token endpoint, with OAuth 2.0 client credentials, a private_key_jwt client
-// assertion (RFC 7523) and DPoP (RFC 9449). It also serves the System Log API,
-// GET /api/v1/logs, with Okta's polling semantics, Link headers and rate-limit headers.
-// It listens on a loopback address only, over HTTPS with a certificate signed by a CA that it
-// generates at Start.
-//
-// The checks follow Okta's documented behaviour. Where Okta does not document an error text,
-// the mock rejects the request with a text of its own; those texts are listed in errors.go.
 package mockokta
 
 import (

@@ -81,7 +81,7 @@ func parseStoredEvent(raw []byte) (*storedEvent, bool) {
 	if err := storeJSON.Unmarshal(trimmed, &head); err != nil {
 		return nil, false
 	}
-	// Okta sends compact JSON; hand-written sample files are usually indented.
+	// Okta sends compact JSON, and hand-written sample files are usually indented.
 	compact := append([]byte(nil), trimmed...)
 	if bytes.ContainsAny(trimmed, "\n\r\t") {
 		var buf bytes.Buffer

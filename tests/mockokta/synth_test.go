@@ -139,10 +139,12 @@ func TestSampleEventsFileServed(t *testing.T) {
 	for i := range raw {
 		events[i] = raw[i]
 	}
+
 	srv, c := startServer(t, nil, func(cfg *Config) { cfg.Events = events })
 	if got := srv.Stats().InvalidEvents; got != 0 {
 		t.Errorf("InvalidEvents = %d, want 0", got)
 	}
+
 	c.login()
 	resp := c.getLogs(srv.LogsURL() + "?limit=1000")
 	served := eventsOf(t, resp)
