@@ -11,6 +11,7 @@
 //	fail_init        "true" makes FLBPluginInit return 0 (FLB_ERROR)
 //	log_all          "true" logs one line at each level during Init
 //	echo_keys        comma-separated keys whose values each record carries
+//	raw_hex          bytes, in hex, that the first collect returns as is
 //
 // FAKE_PLUGIN_REGISTER_FAIL set to any value makes FLBPluginRegister fail.
 // When FAKE_PLUGIN_EVENTS names a file, every callback appends one line
@@ -71,6 +72,7 @@ static void fake_log(struct fake_api *api, void *ins, int level, const char *msg
 import "C"
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"runtime/cgo"
@@ -106,6 +108,7 @@ type instance struct {
 	leakAt      int
 	echoKeys    []string
 	echoValues  []*string
+	raw         []byte
 
 	api *C.struct_fake_api
 	ins unsafe.Pointer
@@ -240,6 +243,14 @@ func FLBPluginInit(plugin unsafe.Pointer) C.int {
 			in.echoValues = append(in.echoValues, property(p, k))
 		}
 	}
+	if raw := stringProperty(p, "raw_hex", ""); raw != "" {
+		b, err := hex.DecodeString(raw)
+		if err != nil {
+			in.log(logError, "[input:fake:"+in.label+"] invalid raw_hex: "+err.Error())
+			return flbError
+		}
+		in.raw = b
+	}
 	event("init", in.label, C.GoString(p.name))
 
 	if stringProperty(p, "log_all", "") == "true" {
@@ -318,7 +329,9 @@ func FLBPluginInputCallbackCtx(ctx unsafe.Pointer, data *unsafe.Pointer, size *C
 	threadOK := threadInstance() == in
 
 	var buf []byte
-	if in.collects == in.malformedAt {
+	if in.collects == 1 && in.raw != nil {
+		buf = in.raw
+	} else if in.collects == in.malformedAt {
 		buf = malformedBuffer(in.malformed)
 	} else {
 		for i := 0; i < in.perCollect && in.emitted < in.total; i++ {
