@@ -10,9 +10,10 @@
 //
 //   - A client assertion must have a kid, a single-string aud equal to the token URL, and an
 //     exp less than one hour minus ClockSkew ahead. Its jti is spent before the DPoP checks.
-//   - A DPoP proof must have typ dpop+jwt, an RS or ES algorithm, a public RSA or EC jwk that
-//     differs from the client key, an iat within ClockSkew (default 30s) of the server
-//     clock, a jti not seen before, and an htu equal to the endpoint URL without a query.
+//   - A DPoP proof must have typ dpop+jwt, an RS or ES algorithm, and a public RSA or EC jwk
+//     that differs from the client key. Its iat must lie within ClockSkew (default 30s) of
+//     the server clock, its jti must be new, and its htu must equal the endpoint URL without
+//     a query.
 //   - Requested Okta API scopes that are not granted are dropped from the token, as Okta's
 //     org authorization server does. When none is granted the request gets invalid_scope.
 //   - limit outside 0 to 1000, a since together with after, an after value the server did
