@@ -283,6 +283,8 @@ func (in *Input) Stop() {
 	case <-time.After(stopTimeout):
 		in.Logger.Warn("the poller did not stop within " + stopTimeout.String())
 	}
+	// The transport's keep-alive connections each hold two goroutines until IdleConnTimeout.
+	in.poller.Client.HTTP.CloseIdleConnections()
 	if err := in.store.Flush(); err != nil {
 		in.Logger.Error(err.Error())
 	}
