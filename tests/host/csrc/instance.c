@@ -453,6 +453,7 @@ void instance_pause(struct host_instance *ins)
         host_diag("%s is already paused", ins->spec->name);
         return;
     }
+    host_diag("pausing %s as mem_buf_limit backpressure would", ins->spec->name);
     instance_send(ins, OP_PAUSE);
 }
 
@@ -469,6 +470,7 @@ void instance_resume(struct host_instance *ins)
         host_diag("%s is not paused", ins->spec->name);
         return;
     }
+    host_diag("resuming %s", ins->spec->name);
     instance_send(ins, OP_RESUME);
 }
 
