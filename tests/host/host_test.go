@@ -871,3 +871,29 @@ func TestRegisterFailure(t *testing.T) {
 		t.Errorf("Init or Unregister ran after a failed Register: %v", ev)
 	}
 }
+
+// A collect that returns -1 gets no append and no cleanup, so its buffer leaks.
+func TestCollectErrorSkipsCleanup(t *testing.T) {
+	res := run(t, hostrun.Options{
+		Instances: []hostrun.Instance{fake("fake.0", "records_per_collect=1", "total_records=3",
+			"fail_collect_at=2")},
+		StopAfterRecords: 2,
+	})
+	if res.ExitCode != 4 {
+		t.Errorf("exit code = %d, want 4\n%s", res.ExitCode, res.Stderr)
+	}
+	if res.Summary.LeakedBuffers != 1 {
+		t.Errorf("leaked_buffers = %d, want 1", res.Summary.LeakedBuffers)
+	}
+	if res.Summary.Buffers != 2 {
+		t.Errorf("buffers = %d, want 2 (the failed collect is not appended)", res.Summary.Buffers)
+	}
+	for _, r := range res.Records {
+		if r.Record["seq"] == json.Number("1") {
+			t.Errorf("record seq 1 from the failed collect was stored")
+		}
+	}
+	if !strings.Contains(res.Stderr, "[error] [/src/fluent-bit/src/flb_plugin_proxy.c:93 errno=") {
+		t.Errorf("stderr lacks the flb_errno line:\n%s", res.Stderr)
+	}
+}

@@ -129,6 +129,20 @@ static void append_buffer(struct host_instance *ins, const void *data, size_t le
     json_buffer_free(&json);
 }
 
+/*
+ * Prints what flb_errno() prints after a callback returned -1. The file name
+ * is __FILE__ as the official image's build (in /src/fluent-bit) spells it.
+ */
+static void log_errno(int line)
+{
+    int err = errno;
+    char buf[256];
+    const char *msg = strerror_r(err, buf, sizeof(buf));
+
+    flb_log_print(FLB_LOG_ERROR, NULL, 0, "[/src/fluent-bit/src/flb_plugin_proxy.c:%i errno=%i] %s",
+                  line, err, msg);
+}
+
 /* One run of flb_proxy_input_cb_collect with proxy_go_input_collect/cleanup. */
 static void collect(struct host_instance *ins)
 {
@@ -138,6 +152,7 @@ static void collect(struct host_instance *ins)
     size_t len = 0;
     int ret;
 
+    errno = 0;
     if (plugin->cb_collect_ctx) {
         ret = plugin->cb_collect_ctx(remote, &data, &len);
     } else {
@@ -152,17 +167,23 @@ static void collect(struct host_instance *ins)
         return;
     }
     if (ret == -1) {
+        log_errno(93);
         return;
     }
 
     append_buffer(ins, data, len);
 
+    errno = 0;
+    ret = 0;
     if (plugin->cb_cleanup_ctx) {
-        plugin->cb_cleanup_ctx(remote, data);
+        ret = plugin->cb_cleanup_ctx(remote, data);
     } else if (plugin->cb_cleanup) {
-        plugin->cb_cleanup(data);
+        ret = plugin->cb_cleanup(data);
     } else if (data != NULL) {
         free(data);
+    }
+    if (ret == -1) {
+        log_errno(101);
     }
 }
 

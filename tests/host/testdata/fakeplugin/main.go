@@ -8,6 +8,7 @@
 //	malformed_at     1-based collect number that returns an invalid buffer
 //	malformed        kind of invalid buffer: ext-1 (default), truncated, bin
 //	leak_at          1-based collect number whose buffer the cleanup keeps
+//	fail_collect_at  1-based collect number that returns -1 with a buffer set
 //	fail_init        "true" makes FLBPluginInit return 0 (FLB_ERROR)
 //	log_all          "true" logs one line at each level during Init
 //	echo_keys        comma-separated keys whose values each record carries
@@ -106,6 +107,7 @@ type instance struct {
 	malformedAt int
 	malformed   string
 	leakAt      int
+	failAt      int
 	echoKeys    []string
 	echoValues  []*string
 	raw         []byte
@@ -233,6 +235,7 @@ func FLBPluginInit(plugin unsafe.Pointer) C.int {
 		malformedAt: intProperty(p, "malformed_at", 0),
 		malformed:   stringProperty(p, "malformed", "ext-1"),
 		leakAt:      intProperty(p, "leak_at", 0),
+		failAt:      intProperty(p, "fail_collect_at", 0),
 		api:         p.api,
 		ins:         p.i_ins,
 		leaked:      map[unsafe.Pointer]bool{},
@@ -348,6 +351,9 @@ func FLBPluginInputCallbackCtx(ctx unsafe.Pointer, data *unsafe.Pointer, size *C
 	}
 	*data = p
 	*size = C.size_t(len(buf))
+	if in.collects == in.failAt {
+		return -1
+	}
 	return 0
 }
 
