@@ -38,7 +38,7 @@ type Options struct {
 	DurationMS       int    // --duration-ms; 0 = no limit
 	GraceMS          int    // --grace-ms; 0 keeps flbhost's 200
 	HotReload        bool   // --hot-reload
-	Out              string // --out; empty means a file in a new temporary directory
+	Out              string // --out; empty: a new temporary directory the caller removes
 	Env              []string
 }
 
