@@ -113,7 +113,19 @@ func Dir() string {
 }
 
 // Build runs make in tests/host and returns the path of the flbhost binary.
+// An flock on tests/host/.build.lock serializes builds, because go test runs
+// the test binaries of several packages at once and each may call Build.
 func Build(ctx context.Context) (string, error) {
+	lock, err := os.OpenFile(filepath.Join(Dir(), ".build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("hostrun: open build lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("hostrun: lock %s: %w", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+
 	cmd := exec.CommandContext(ctx, "make", "-s", "-C", Dir())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("hostrun: make -C %s failed: %v\n%s", Dir(), err, out)
