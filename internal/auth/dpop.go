@@ -13,17 +13,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // Prover signs DPoP proofs (RFC 9449 section 4.2) with one key pair. An access token is bound
 // to the key's thumbprint, so the key must stay the same for the life of the token.
 type Prover struct {
 	key    crypto.Signer
-	alg    jwa.SignatureAlgorithm
 	public jwk.Key
 	clock  *Clock
 }
@@ -37,15 +34,14 @@ func NewProver(key crypto.Signer, clock *Clock) (*Prover, error) {
 		}
 		key = generated
 	}
-	alg, err := SigningAlgorithm(key)
-	if err != nil {
+	if _, err := SigningAlgorithm(key); err != nil {
 		return nil, err
 	}
 	public, err := jwk.FromRaw(key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("auth: DPoP public key: %w", err)
 	}
-	return &Prover{key: key, alg: jwa.SignatureAlgorithm(alg), public: public, clock: clock}, nil
+	return &Prover{key: key, public: public, clock: clock}, nil
 }
 
 // Thumbprint returns the RFC 7638 SHA-256 thumbprint of the public key, base64url encoded: the
@@ -66,12 +62,11 @@ func (p *Prover) Proof(method, target, nonce, accessToken string) (string, error
 	if err != nil {
 		return "", err
 	}
-	tok := jwt.New()
 	claims := map[string]any{
-		jwt.JwtIDKey:    newJTI(),
-		"htm":           method,
-		"htu":           htu,
-		jwt.IssuedAtKey: p.clock.Now().Truncate(time.Second),
+		"jti": newJTI(),
+		"htm": method,
+		"htu": htu,
+		"iat": p.clock.Now().Unix(),
 	}
 	if nonce != "" {
 		claims["nonce"] = nonce
@@ -80,11 +75,6 @@ func (p *Prover) Proof(method, target, nonce, accessToken string) (string, error
 		sum := sha256.Sum256([]byte(accessToken))
 		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
-	for k, v := range claims {
-		if err := tok.Set(k, v); err != nil {
-			return "", fmt.Errorf("auth: DPoP claim %s: %w", k, err)
-		}
-	}
 	headers := jws.NewHeaders()
 	if err := headers.Set(jws.TypeKey, "dpop+jwt"); err != nil {
 		return "", err
@@ -92,11 +82,11 @@ func (p *Prover) Proof(method, target, nonce, accessToken string) (string, error
 	if err := headers.Set(jws.JWKKey, p.public); err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(p.alg, p.key, jws.WithProtectedHeaders(headers)))
+	proof, err := signJSON(claims, p.key, headers)
 	if err != nil {
-		return "", fmt.Errorf("auth: sign DPoP proof: %w", err)
+		return "", fmt.Errorf("auth: DPoP proof: %w", err)
 	}
-	return string(signed), nil
+	return proof, nil
 }
 
 // HTU returns the htu claim for a request URL: scheme and host in lower case, the default

@@ -19,7 +19,6 @@ import (
 	jsoniter "github.com/json-iterator/go"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // assertionLifetime is exp - iat of a client assertion. Okta rejects an exp an hour or more
@@ -236,33 +235,42 @@ func contains(list []string, s string) bool {
 }
 
 // clientAssertion signs the private_key_jwt assertion of RFC 7523 section 2.2 as Okta
-// requires it: iss = sub = client ID, aud = the token URL, a short exp and a unique jti.
+// requires it: iss = sub = client ID, aud = the token URL (a single string), a short exp and a
+// unique jti. iat is a few seconds in the past because Okta rejects an iat after its own clock.
 func (s *TokenSource) clientAssertion() (string, error) {
-	// iat is backdated a few seconds because Okta rejects an iat after its own clock.
-	issued := s.cfg.Clock.Now().Truncate(time.Second).Add(-5 * time.Second)
-	tok, err := jwt.NewBuilder().
-		Issuer(s.cfg.ClientID).
-		Subject(s.cfg.ClientID).
-		Audience([]string{s.tokenURL}).
-		IssuedAt(issued).
-		Expiration(issued.Add(assertionLifetime)).
-		JwtID(newJTI()).
-		Build()
-	if err != nil {
-		return "", fmt.Errorf("auth: build client assertion: %w", err)
-	}
-	alg, err := SigningAlgorithm(s.cfg.ClientKey)
-	if err != nil {
-		return "", err
+	issued := s.cfg.Clock.Now().Unix() - 5
+	claims := map[string]any{
+		"iss": s.cfg.ClientID,
+		"sub": s.cfg.ClientID,
+		"aud": s.tokenURL,
+		"iat": issued,
+		"exp": issued + int64(assertionLifetime/time.Second),
+		"jti": newJTI(),
 	}
 	headers := jws.NewHeaders()
 	if err := headers.Set(jws.KeyIDKey, s.cfg.KeyID); err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.SignatureAlgorithm(alg), s.cfg.ClientKey,
+	if err := headers.Set(jws.TypeKey, "JWT"); err != nil {
+		return "", err
+	}
+	return signJSON(claims, s.cfg.ClientKey, headers)
+}
+
+// signJSON signs claims as a compact JWS with key and the given protected headers.
+func signJSON(claims map[string]any, key crypto.Signer, headers jws.Headers) (string, error) {
+	alg, err := SigningAlgorithm(key)
+	if err != nil {
+		return "", err
+	}
+	payload, err := jsoniter.ConfigCompatibleWithStandardLibrary.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("auth: encode claims: %w", err)
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(alg), key,
 		jws.WithProtectedHeaders(headers)))
 	if err != nil {
-		return "", fmt.Errorf("auth: sign client assertion: %w", err)
+		return "", fmt.Errorf("auth: sign JWT: %w", err)
 	}
 	return string(signed), nil
 }

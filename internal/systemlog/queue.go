@@ -83,8 +83,8 @@ func (q *Queue) Len() (records, bytes int) {
 	return records, q.bytes
 }
 
-// Take returns up to maxBytes of the oldest records not yet handed over (at least one record
-// when any is waiting, even if larger), and a Commit when pages without records at the head of
+// Take returns up to maxBytes of the oldest records not yet handed over (at least one event's
+// records when any is waiting, even if larger), and a Commit when pages without records at the head of
 // the queue moved the cursor. The batch stays in flight until Done. Take returns nil while a
 // batch is in flight.
 func (q *Queue) Take(maxBytes int) (*Batch, *Commit) {
@@ -104,7 +104,10 @@ func (q *Queue) Take(maxBytes int) (*Batch, *Commit) {
 				start = p.Ends[n-1]
 			}
 			size := p.Ends[n] - start
-			if b.Records > 0 && b.Bytes+size > maxBytes {
+			// The checkpoint stores UUIDs, so the records of one event (one per schema) go
+			// over together: a restart after half of them would drop the rest as duplicates.
+			sameEvent := n > first && p.UUIDs[n] != "" && p.UUIDs[n] == p.UUIDs[n-1]
+			if b.Records > 0 && b.Bytes+size > maxBytes && !sameEvent {
 				break
 			}
 			b.Bytes += size

@@ -243,3 +243,29 @@ func TestQueueOversizedPageWhenEmpty(t *testing.T) {
 		t.Errorf("Push behind an oversized page = %v, want a wait", err)
 	}
 }
+
+func TestQueueTakeKeepsEventRecordsTogether(t *testing.T) {
+	// One event with two schemas gives two adjacent records with the same UUID; a batch cap
+	// that falls between them must not split them, or a restart would drop the second.
+	p := &Page{NextURL: "next"}
+	for i, uuid := range []string{"a", "b", "b", "c"} {
+		p.Data = append(p.Data, make([]byte, 10)...)
+		p.Ends = append(p.Ends, 10*(i+1))
+		p.UUIDs = append(p.UUIDs, uuid)
+	}
+	q := NewQueue(1<<20, "start")
+	if err := q.Push(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := q.Take(20)
+	if b == nil || b.Records != 3 {
+		t.Fatalf("first batch = %+v, want the 3 records of events a and b", b)
+	}
+	c := q.Done()
+	if got := strings.Join(c.UUIDs, ","); got != "a,b,b" {
+		t.Errorf("handed UUIDs = %s, want a,b,b", got)
+	}
+	if c.Cursor != "start" {
+		t.Errorf("cursor = %s, want start while the page is not fully handed over", c.Cursor)
+	}
+}
