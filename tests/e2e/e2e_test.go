@@ -19,7 +19,6 @@ import (
 
 const runTimeout = 60 * time.Second
 
-
 func TestSampleEventsDeliveredOnce(t *testing.T) {
 	events := sampleEvents(t)
 	o := newOrg(t, events, nil)
