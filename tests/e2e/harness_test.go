@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeaudit/fluent-bit-okta/tests/host/hostrun"
 	"github.com/edgeaudit/fluent-bit-okta/tests/mockokta"
 )
 
@@ -55,12 +56,11 @@ func setup(m *testing.M) (int, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("building the plugin: %v\n%s", err, out)
 	}
-	make := exec.Command("make", "-s", "-C", "tests/host")
-	make.Dir = root
-	if out, err := make.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building tests/host: %v\n%s", err, out)
+	// hostrun.Build holds a lock, because go test builds packages that use the host in parallel.
+	hostPath, err = hostrun.Build(context.Background())
+	if err != nil {
+		return 0, fmt.Errorf("building tests/host: %v", err)
 	}
-	hostPath = filepath.Join(root, "tests", "host", "flbhost")
 	return m.Run(), nil
 }
 
@@ -414,5 +414,3 @@ func countByKey(recs []hostRecord) map[string]int {
 
 // stderrHas reports whether the host's stderr contains s.
 func (r *hostRun) stderrHas(s string) bool { return strings.Contains(r.stderr.String(), s) }
-
-var _ = context.Background
