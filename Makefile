@@ -24,3 +24,6 @@ test: so host
 
 clean:
 	rm -rf $(BUILD)
+
+demo:
+	tests/demo/demo.sh

@@ -33,9 +33,10 @@ const (
 
 // instance is what remote_context leads back to.
 type instance struct {
-	input *okta.Input
-	logs  *flblog.Queue
-	name  string
+	input    *okta.Input
+	logs     *flblog.Queue
+	name     string
+	inFlight int // records of the buffer Fluent Bit holds between collect and cleanup
 }
 
 // threads maps the OS thread of each instance to it, for the callbacks Fluent Bit calls without a
@@ -173,6 +174,7 @@ func FLBPluginInputCallbackCtx(ctx unsafe.Pointer, data *unsafe.Pointer, size *C
 		n += copy(out[n:], seg)
 	}
 	*data, *size = buf, C.size_t(n)
+	inst.inFlight = batch.Records
 	return input.FLB_OK
 }
 
@@ -187,7 +189,8 @@ func FLBPluginInputCleanupCallbackCtx(ctx unsafe.Pointer, data unsafe.Pointer) C
 	}
 	defer inst.logs.Flush()
 	defer inst.recoverPanic("cleanup callback")
-	inst.input.Handed()
+	inst.input.Handed(inst.inFlight)
+	inst.inFlight = 0
 	return input.FLB_OK
 }
 

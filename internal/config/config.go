@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,9 @@ type Config struct {
 	HTTPTimeout   time.Duration
 	OriginalData  bool
 	SchemaMapFile string
+	RateShare     float64 // fraction of the rate-limit bucket to use, in (0, 1]
+	MetricsListen string  // host:port of the Prometheus endpoint, "" when off
+	StatsInterval time.Duration
 
 	privateKey, privateKeyFile string
 }
@@ -85,6 +90,9 @@ var Options = []Option{
 		apply: applyLookback},
 	{Key: "key_id", Required: true, Description: "Key ID (`kid`) of the public key registered " +
 		"on the app.", apply: func(c *Config, v string) error { c.KeyID = v; return nil }},
+	{Key: "metrics_listen", Description: "Address (`host:port`) of a Prometheus text " +
+		"endpoint at `/metrics` with this instance's counters; off when unset.",
+		apply: applyMetricsListen},
 	{Key: "org_url", Required: true, Description: "Okta org URL, such as " +
 		"`https://example.okta.com`; https only, no path.", apply: applyOrgURL},
 	{Key: "original_data", Default: "on", Description: "Add the event's exact JSON text as " +
@@ -107,6 +115,14 @@ var Options = []Option{
 		"`HTTPS_PROXY` and `NO_PROXY` from the environment.", apply: applyProxy},
 	{Key: "query", Description: "Okta keyword search passed to /api/v1/logs as `q`.",
 		apply: func(c *Config, v string) error { c.Query = v; return nil }},
+	{Key: "rate_limit_share", Default: "50", Description: "Percentage (1 to 100) of the " +
+		"System Log rate-limit bucket this instance may use, as reported by " +
+		"`X-Rate-Limit-Limit`; the rest is left to other API clients of the org.",
+		apply: func(c *Config, v string) error {
+			n, err := ParseInt(strings.TrimSuffix(v, "%"), 1, 100)
+			c.RateShare = float64(n) / 100
+			return err
+		}},
 	{Key: "schema_map_file", Description: "YAML or JSON file that adds or replaces event type " +
 		"to schema mappings.", apply: applySchemaMapFile},
 	{Key: "scopes", Default: "okta.logs.read", Description: "Space-separated OAuth scopes to " +
@@ -114,6 +130,9 @@ var Options = []Option{
 	{Key: "state_file", Description: "Checkpoint file. Without it progress is kept in memory " +
 		"only and a restart starts again from `initial_lookback`.",
 		apply: func(c *Config, v string) error { c.StateFile = v; return nil }},
+	{Key: "stats_interval", Default: "60s", Description: "Period of the info log line with " +
+		"the instance's counters and, while catching up, its progress; `0` turns it off.",
+		apply: func(c *Config, v string) (err error) { c.StatsInterval, err = ParseDuration(v); return }},
 }
 
 // Lookup returns the value of a property, or "" when it is not set.
@@ -301,6 +320,18 @@ func applyDPoPKeyFile(c *Config, v string) error {
 	return nil
 }
 
+func applyMetricsListen(c *Config, v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil || port == "" {
+		return errors.New("expected host:port, such as 127.0.0.1:2021 or :2021")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	c.MetricsListen = v
+	return nil
+}
+
 func applyProxy(c *Config, v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -326,4 +357,27 @@ func Keys() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// MarkdownTable returns the configuration reference as a Markdown table, `Key | Description |
+// Default`, sorted by key, in the form Fluent Bit's documentation uses. The README carries it.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Key | Description | Default |\n|---|---|---|\n")
+	for _, key := range Keys() {
+		for _, o := range Options {
+			if o.Key != key {
+				continue
+			}
+			def := "_none_"
+			switch {
+			case o.Required:
+				def = "_required_"
+			case o.Default != "":
+				def = "`" + o.Default + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", o.Key, o.Description, def)
+		}
+	}
+	return b.String()
 }

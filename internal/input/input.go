@@ -37,9 +37,6 @@ const queueBytes = 8 << 20
 // seenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
 const seenWindow = 20000
 
-// statsInterval is the period of the info line with the instance's counters.
-const statsInterval = time.Minute
-
 // stopTimeout bounds how long Stop waits for the poller to return.
 const stopTimeout = 5 * time.Second
 
@@ -60,8 +57,12 @@ type Input struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	stopped atomic.Bool
+	metrics *metricsServer
 
-	commitFailures int
+	handed             atomic.Int64 // records handed to Fluent Bit
+	checkpointFailures atomic.Int64
+	commitFailures     int
+	progress           progress
 }
 
 // New validates the configuration read through get and prepares the instance without starting
@@ -86,6 +87,12 @@ func New(name string, get config.Lookup, logger *slog.Logger) (*Input, error) {
 	if err := in.build(schemas, now); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if cfg.MetricsListen != "" {
+		if err := in.listenMetrics(cfg.MetricsListen); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	return in, nil
 }
@@ -152,7 +159,7 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 		Schemas:      schemas,
 		PageSize:     cfg.PageSize,
 		PollInterval: cfg.PollInterval,
-		Pacer:        systemlog.Pacer{Share: 0.5},
+		Pacer:        systemlog.Pacer{Share: cfg.RateShare},
 		Seen:         systemlog.NewWindow(seenWindow, state.UUIDs),
 		Logger:       in.Logger,
 		Metrics:      in.Metrics,
@@ -197,6 +204,14 @@ func (in *Input) Start() {
 		defer in.wg.Done()
 		in.reportStats(ctx)
 	}()
+	if in.metrics != nil {
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			in.metrics.serve()
+		}()
+		in.Logger.Info("serving Prometheus metrics", "address", in.metrics.listener.Addr().String())
+	}
 	in.Logger.Info("started", "org", in.Config.OrgURL.String(), "dpop", in.Config.DPoP,
 		"page_size", in.Config.PageSize, "poll_interval", in.Config.PollInterval)
 }
@@ -222,7 +237,8 @@ func (in *Input) Take() *systemlog.Batch {
 }
 
 // Handed records that Fluent Bit copied the batch from the last Take and saves the checkpoint.
-func (in *Input) Handed() {
+func (in *Input) Handed(records int) {
+	in.handed.Add(int64(records))
 	if commit := in.queue.Done(); commit != nil {
 		in.commit(commit)
 	}
@@ -231,6 +247,7 @@ func (in *Input) Handed() {
 func (in *Input) commit(c *systemlog.Commit) {
 	err := in.store.Commit(c.Cursor, c.UUIDs, time.Now())
 	if err != nil {
+		in.checkpointFailures.Add(1)
 		in.commitFailures++
 		if in.commitFailures == 1 || in.commitFailures%60 == 0 {
 			in.Logger.Error(fmt.Sprintf("%v; the checkpoint stays in memory and is written "+
@@ -273,6 +290,9 @@ func (in *Input) Stop() {
 	if in.cancel != nil {
 		in.cancel()
 	}
+	if in.metrics != nil {
+		in.metrics.close()
+	}
 	done := make(chan struct{})
 	go func() {
 		in.wg.Wait()
@@ -293,7 +313,10 @@ func (in *Input) Stop() {
 }
 
 func (in *Input) reportStats(ctx context.Context) {
-	t := time.NewTicker(statsInterval)
+	if in.Config.StatsInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(in.Config.StatsInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -308,16 +331,45 @@ func (in *Input) reportStats(ctx context.Context) {
 func (in *Input) logStats(msg string) {
 	m := in.Metrics
 	attrs := []any{
-		"events", m.Events.Load(), "records", m.Records.Load(), "requests", m.Requests.Load(),
-		"pages", m.Pages.Load(), "empty_pages", m.EmptyPages.Load(),
-		"duplicates", m.Duplicates.Load(), "rate_limited", m.RateLimited.Load(),
-		"retries", m.Retries.Load(), "token_renewals", in.tokens.Renewals(),
-	}
-	if newest := m.NewestEvent.Load(); newest > 0 {
-		lag := time.Since(time.Unix(0, newest)).Round(time.Second)
-		attrs = append(attrs, "lag", lag.String())
+		"events", m.Events.Load(), "records", m.Records.Load(), "handed", in.handed.Load(),
+		"requests", m.Requests.Load(), "pages", m.Pages.Load(),
+		"empty_pages", m.EmptyPages.Load(), "duplicates", m.Duplicates.Load(),
+		"rate_limited", m.RateLimited.Load(), "retries", m.Retries.Load(),
+		"token_renewals", in.tokens.Renewals(),
 	}
 	queued, _ := in.queue.Len()
 	attrs = append(attrs, "queued", queued, "paused", in.paused.Load())
+	if newest := m.NewestEvent.Load(); newest > 0 {
+		attrs = append(attrs, in.progress.update(time.Now(), time.Unix(0, newest),
+			in.Config.PollInterval)...)
+	}
 	in.Logger.Info(msg, attrs...)
+}
+
+// progress estimates how long a backlog takes to drain from how fast the newest published
+// time moved between two stats lines.
+type progress struct {
+	lastAt, lastNewest time.Time
+}
+
+func (p *progress) update(now, newest time.Time, pollInterval time.Duration) []any {
+	lag := now.Sub(newest)
+	attrs := []any{"lag", lag.Round(time.Second).String()}
+	defer func() { p.lastAt, p.lastNewest = now, newest }()
+	// Within a few poll intervals the input is live; an estimate means nothing then.
+	if lag < 3*pollInterval+10*time.Second || p.lastAt.IsZero() {
+		return attrs
+	}
+	elapsed := now.Sub(p.lastAt)
+	advanced := newest.Sub(p.lastNewest)
+	if elapsed <= 0 {
+		return attrs
+	}
+	// The backlog shrinks by advanced - elapsed per elapsed of wall time.
+	gain := advanced - elapsed
+	if gain <= 0 {
+		return append(attrs, "catching_up", false)
+	}
+	eta := time.Duration(float64(lag) * float64(elapsed) / float64(gain))
+	return append(attrs, "catching_up", true, "eta", eta.Round(time.Second).String())
 }

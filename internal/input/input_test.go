@@ -206,7 +206,7 @@ func TestInputRunCommitsCheckpoint(t *testing.T) {
 	if batch.Records != 2 {
 		t.Errorf("batch has %d records, want 2 (auth and generic)", batch.Records)
 	}
-	in.Handed()
+	in.Handed(0)
 	in.Stop()
 	// Stop closes the keep-alive connections, so only the test server's goroutines remain.
 	goleak.VerifyNone(t, goleak.IgnoreTopFunction("net/http.(*conn).serve"),
