@@ -108,11 +108,23 @@ func (s *TokenSource) Invalidate(tok *Token) {
 }
 
 func (s *TokenSource) request(ctx context.Context) (*Token, error) {
+	clockRetried := false
 	for challenge := 0; ; challenge++ {
 		// attempt stores the nonce of the response in s.nonce, so keep the one this proof used.
 		sent := s.nonce
+		offset := s.cfg.Clock.Offset()
 		tok, err := s.attempt(ctx)
 		var oauthErr *OAuthError
+		// A rejected assertion or proof signed before the response's Date header corrected a
+		// clock that is off is worth one immediate retry with the corrected time.
+		if errors.As(err, &oauthErr) && oauthErr.Status < 500 && !clockRetried &&
+			clockMoved(offset, s.cfg.Clock.Offset()) &&
+			(oauthErr.Code == "invalid_client" || oauthErr.Code == "invalid_dpop_proof") {
+			clockRetried = true
+			s.cfg.Logger.Warn("the local clock differs from Okta's; retrying with Okta's time",
+				"offset", s.cfg.Clock.Offset().Round(time.Second).String())
+			continue
+		}
 		if errors.As(err, &oauthErr) && oauthErr.Code == "use_dpop_nonce" && s.cfg.Prover != nil {
 			if challenge >= maxNonceChallenges || oauthErr.nonce == "" || oauthErr.nonce == sent {
 				return nil, fmt.Errorf("auth: token endpoint keeps asking for a new DPoP nonce "+
@@ -223,6 +235,13 @@ func (s *TokenSource) parseToken(body []byte) (*Token, error) {
 		Expiry: s.cfg.Clock.Local().Add(time.Duration(tr.ExpiresIn) * time.Second),
 		Scopes: granted,
 	}, nil
+}
+
+// clockMoved reports whether the clock correction changed by more than the few seconds that
+// iat backdating absorbs.
+func clockMoved(before, after time.Duration) bool {
+	d := after - before
+	return d > 3*time.Second || d < -3*time.Second
 }
 
 func contains(list []string, s string) bool {

@@ -129,6 +129,12 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 		in.start = start
 		in.Logger.Info("resuming from the checkpoint", "state_file", cfg.StateFile,
 			"saved", state.Updated.Format(time.RFC3339))
+		if !state.Updated.IsZero() && now.Sub(state.Updated) > config.MaxLookback {
+			// Okta still accepts the cursor but returns nothing older than its retention.
+			in.Logger.Warn("the checkpoint is older than Okta's 90-day retention; events "+
+				"published between the checkpoint and 90 days ago are no longer available",
+				"saved", state.Updated.Format(time.RFC3339))
+		}
 	} else {
 		since := cfg.StartTime
 		if since.IsZero() {
