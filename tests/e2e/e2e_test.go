@@ -318,3 +318,141 @@ func TestMissingRequiredProperty(t *testing.T) {
 		t.Errorf("stderr:\n%s", run.stderr.String())
 	}
 }
+
+func TestBearerTokensWhenDPoPOff(t *testing.T) {
+	events := synthetic(40)
+	o := newOrg(t, events, func(c *mockokta.Config) { c.RequireDPoP = false })
+	want := expectedRecords(t, events)
+	run := runHost(t, []hostInstance{{name: "okta.0", props: o.props("dpop=off")}},
+		"--stop-after-records", fmt.Sprint(sum(want)))
+	if code := run.wait(runTimeout); code != 0 {
+		t.Fatalf("host exit code %d", code)
+	}
+	if got := countByKey(run.records()); !reflect.DeepEqual(got, want) {
+		t.Errorf("records differ: got %d distinct, want %d", len(got), len(want))
+	}
+	if n := o.Stats().NonceChallenges; n != 0 {
+		t.Errorf("%d nonce challenges without DPoP, want 0", n)
+	}
+}
+
+func TestDPoPOnAgainstBearerApp(t *testing.T) {
+	// An app that does not require DPoP issues Bearer tokens even when a proof is sent; the
+	// plugin must say which setting to change rather than use the token wrongly.
+	o := newOrg(t, synthetic(5), func(c *mockokta.Config) { c.RequireDPoP = false })
+	run := runHost(t, []hostInstance{{name: "okta.0", props: o.props()}}, "--duration-ms", "2500")
+	if code := run.wait(runTimeout); code != 0 {
+		t.Fatalf("host exit code %d", code)
+	}
+	if !run.stderrHas("set dpop off for this app") {
+		t.Errorf("stderr lacks the dpop hint:\n%s", run.stderr.String())
+	}
+	if n := len(run.records()); n != 0 {
+		t.Errorf("%d records delivered with a mismatched token type, want 0", n)
+	}
+}
+
+func TestSchemaMapFileOverrides(t *testing.T) {
+	var events [][]byte
+	for _, raw := range sampleEvents(t) {
+		switch infoOf(t, raw).EventType {
+		case "system.api_token.revoke", "user.session.start":
+			events = append(events, raw)
+		}
+	}
+	if len(events) < 2 {
+		t.Fatal("the sample file lacks system.api_token.revoke or user.session.start")
+	}
+	mapFile := filepath.Join(t.TempDir(), "schemas.yaml")
+	writeFile(t, mapFile, []byte("event_types:\n"+
+		"  system.api_token.revoke: [cloudaudit]\n"+
+		"  user.session.start: [auth, generic]\n"))
+	want := map[string][]string{
+		"system.api_token.revoke": {"cloudaudit"},
+		"user.session.start":      {"auth", "generic"},
+	}
+	total := 0
+	for _, raw := range events {
+		total += len(want[infoOf(t, raw).EventType])
+	}
+	o := newOrg(t, events, nil)
+	run := runHost(t, []hostInstance{{name: "okta.0",
+		props: o.props("schema_map_file=" + mapFile)}}, "--stop-after-records", fmt.Sprint(total))
+	if code := run.wait(runTimeout); code != 0 {
+		t.Fatalf("host exit code %d", code)
+	}
+	got := map[string][]string{}
+	for _, r := range run.records() {
+		got[r.str("eventType")] = append(got[r.str("eventType")], r.str("schema"))
+	}
+	for typ, schemas := range want {
+		g := uniq(sorted(got[typ]))
+		if !reflect.DeepEqual(g, schemas) {
+			t.Errorf("%s: schemas %v, want %v", typ, g, schemas)
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func TestSchemaMapFileInvalidRejected(t *testing.T) {
+	o := newOrg(t, nil, nil)
+	mapFile := filepath.Join(t.TempDir(), "schemas.yaml")
+	writeFile(t, mapFile, []byte("event_types:\n  user.session.start: [authentication]\n"))
+	run := runHost(t, []hostInstance{{name: "okta.0",
+		props: o.props("schema_map_file=" + mapFile)}}, "--duration-ms", "3000")
+	if code := run.wait(runTimeout); code != 1 {
+		t.Fatalf("exit code %d, want 1 (init failed)", code)
+	}
+	if !run.stderrHas("authentication") {
+		t.Errorf("the error does not name the bad schema:\n%s", run.stderr.String())
+	}
+}
+
+func TestBuffersStayUnderChunkSize(t *testing.T) {
+	// 3000 events with original_data are several MB; each buffer handed to Fluent Bit must stay
+	// near 1 MiB so Fluent Bit's 2 MB chunks are not overrun.
+	events := synthetic(3000)
+	want := expectedRecords(t, events)
+	o := newOrg(t, events, nil)
+	run := runHost(t, []hostInstance{{name: "okta.0", props: o.props()}},
+		"--stop-after-records", fmt.Sprint(sum(want)))
+	if code := run.wait(runTimeout); code != 0 {
+		t.Fatalf("host exit code %d", code)
+	}
+	run.checkClean()
+	s := run.summary()
+	if s.Buffers < 2 {
+		t.Errorf("%d buffers for %d bytes, want the records split", s.Buffers, s.Bytes)
+	}
+	const limit = 1<<20 + 16<<10 // MaxBatchBytes plus the records of one event
+	if s.MaxBufferBytes > limit {
+		t.Errorf("largest buffer %d bytes, want at most %d", s.MaxBufferBytes, limit)
+	}
+	if got := countByKey(run.records()); !reflect.DeepEqual(got, want) {
+		t.Errorf("records differ: got %d distinct, want %d", len(got), len(want))
+	}
+}
+
+func TestStateFileOfOtherOrgRejected(t *testing.T) {
+	first := newOrg(t, synthetic(3), nil)
+	state := filepath.Join(t.TempDir(), "okta.state")
+	run := runHost(t, []hostInstance{{name: "okta.0", props: first.props("state_file=" + state)}},
+		"--stop-after-records", "3")
+	if code := run.wait(runTimeout); code != 0 {
+		t.Fatalf("first run exit code %d", code)
+	}
+	second := newOrg(t, nil, nil)
+	run = runHost(t, []hostInstance{{name: "okta.0", props: second.props("state_file=" + state)}},
+		"--duration-ms", "3000")
+	if code := run.wait(runTimeout); code != 1 {
+		t.Fatalf("exit code %d, want 1 (init failed)", code)
+	}
+	if !run.stderrHas("belongs to org " + first.URL()) {
+		t.Errorf("stderr lacks the org mismatch:\n%s", run.stderr.String())
+	}
+}
