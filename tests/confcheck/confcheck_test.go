@@ -155,8 +155,8 @@ func rewrittenTags(t *testing.T, filter Plugin) []string {
 		if _, err := regexp.Compile(fields[1]); err != nil {
 			t.Errorf("rewrite_tag rule %q: invalid regex: %v", rule, err)
 		}
-		if keep := strings.ToLower(fields[3]); keep != "false" {
-			t.Errorf("rewrite_tag rule %q: KEEP is %q, want false", rule, fields[3])
+		if keep := strings.ToLower(fields[3]); keep != "false" && keep != "true" {
+			t.Errorf("rewrite_tag rule %q: KEEP is %q, want true or false", rule, fields[3])
 		}
 		tags = append(tags, fields[2])
 	}
@@ -436,4 +436,51 @@ func TestPluginFilesListSamePaths(t *testing.T) {
 	if strings.Join(fromYAML, "\n") != strings.Join(fromClassic, "\n") || len(fromYAML) == 0 {
 		t.Errorf("plugins.yaml lists %q, plugins.conf lists %q", fromYAML, fromClassic)
 	}
+}
+
+// TestArchiveGetsEveryRawRecord checks that a pipeline with a file archive archives each record
+// once in its raw form: a rule with KEEP true leaves the original under the input tag, which
+// the archive must match; a rule with KEEP false moves the record, so the archive must match
+// the new tag and no lua filter may touch it.
+func TestArchiveGetsEveryRawRecord(t *testing.T) {
+	forEachPipeline(t, func(t *testing.T, p *Pipeline) {
+		var archives []Plugin
+		for _, out := range p.Outputs {
+			if out.Name == "file" {
+				archives = append(archives, out)
+			}
+		}
+		if len(archives) == 0 {
+			return
+		}
+		for _, filter := range p.Filters {
+			if filter.Name != "rewrite_tag" {
+				continue
+			}
+			inputTag := filter.Get("match")
+			for _, rule := range filter.Properties["rule"] {
+				fields := strings.Fields(rule)
+				if len(fields) != 4 {
+					continue
+				}
+				newTag, keep := fields[2], strings.ToLower(fields[3]) == "true"
+				archivedTag := newTag
+				if keep {
+					archivedTag = inputTag
+				}
+				if len(matchedBy(t, archives, archivedTag)) == 0 {
+					t.Errorf("rule %q: no file output matches %s, so its raw records are "+
+						"not archived", rule, archivedTag)
+				}
+				if !keep && len(matchedBy(t, p.Filters, newTag)) != 0 {
+					t.Errorf("rule %q moves records to %s, where a filter changes them "+
+						"before the archive", rule, newTag)
+				}
+				if keep && len(matchedBy(t, archives, newTag)) != 0 {
+					t.Errorf("rule %q keeps the original and the archive also matches %s: "+
+						"two archived copies", rule, newTag)
+				}
+			}
+		}
+	})
 }
