@@ -31,7 +31,7 @@ const (
 	pluginDescription = "Okta System Log (service app, private_key_jwt, DPoP)"
 )
 
-// instance is what remote_context leads back to.
+// instance is the per-instance state that remote_context refers to.
 type instance struct {
 	input    *okta.Input
 	logs     *flblog.Queue

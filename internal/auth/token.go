@@ -31,7 +31,7 @@ const renewBefore = 5 * time.Minute
 // maxNonceChallenges bounds the use_dpop_nonce round trips of one token request.
 const maxNonceChallenges = 2
 
-// Token is an access token and what Okta said about it.
+// Token is an access token with its type, expiry and granted scopes.
 type Token struct {
 	Value  string
 	Type   string // "DPoP" or "Bearer", the Authorization scheme to use
@@ -98,7 +98,7 @@ func (s *TokenSource) Token(ctx context.Context) (*Token, error) {
 }
 
 // Invalidate drops tok from the cache, so the next Token call requests a new one. Call it when
-// Okta answers 401 for a request made with tok.
+// Okta returns 401 for a request made with tok.
 func (s *TokenSource) Invalidate(tok *Token) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -289,7 +289,7 @@ func applyHTTPTimeout(c *Config, v string) error {
 	// Okta cancels a System Log query after 30 s, so a shorter client timeout gives up on
 	// requests that would still succeed.
 	if d < 5*time.Second {
-		return errors.New("use at least 5s; Okta may take up to 30s to answer a query")
+		return errors.New("use at least 5s; Okta may take up to 30s to respond to a query")
 	}
 	c.HTTPTimeout = d
 	return nil

@@ -33,7 +33,7 @@ func (in *Input) listenMetrics(addr string) error {
 	return nil
 }
 
-// serve answers requests until close. Serve returns http.ErrServerClosed then.
+// serve handles requests until close. Serve returns http.ErrServerClosed then.
 func (m *metricsServer) serve() { _ = m.server.Serve(m.listener) }
 
 func (m *metricsServer) close() {

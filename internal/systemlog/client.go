@@ -37,7 +37,7 @@ type Client struct {
 	UserAgent string
 	Logger    *slog.Logger
 
-	resourceNonce string // dpop-nonce sent by the resource server, if it ever asks for one
+	resourceNonce string // dpop-nonce sent by the resource server, if it ever requires one
 }
 
 // Response is one page as Okta returned it.
@@ -56,7 +56,7 @@ type RateLimit struct {
 	Known            bool      // the three headers were present and valid
 }
 
-// APIError is an unsuccessful answer of /api/v1/logs.
+// APIError is an error response of /api/v1/logs.
 type APIError struct {
 	Status    int
 	Code      string // Okta errorCode, such as E0000047
@@ -67,7 +67,7 @@ type APIError struct {
 
 // Error returns the error in plain words with a hint for the usual causes.
 func (e *APIError) Error() string {
-	msg := fmt.Sprintf("systemlog: Okta answered HTTP %d", e.Status)
+	msg := fmt.Sprintf("systemlog: Okta returned HTTP %d", e.Status)
 	if e.Code != "" {
 		msg += " " + e.Code
 	}
@@ -106,8 +106,8 @@ func (e *APIError) Retryable() bool {
 		e.Status == http.StatusUnauthorized
 }
 
-// Get fetches one page. A 401 is answered once by a new access token (or a resource-server
-// DPoP nonce) and a repeat of the request.
+// Get fetches one page. After a 401 it repeats the request once, with a new access token or
+// with the DPoP nonce the resource server sent.
 func (c *Client) Get(ctx context.Context, target string) (*Response, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.Tokens.Token(ctx)

@@ -17,7 +17,7 @@ type Page struct {
 	sent int // records handed to Fluent Bit
 }
 
-// Batch is what one collect callback hands to Fluent Bit: record bytes from one or more pages.
+// Batch is the record bytes one collect callback hands to Fluent Bit, from one or more pages.
 type Batch struct {
 	Segments [][]byte // views into page data, to be copied in order
 	Bytes    int
@@ -83,10 +83,10 @@ func (q *Queue) Len() (records, bytes int) {
 	return records, q.bytes
 }
 
-// Take returns up to maxBytes of the oldest records not yet handed over (at least one event's
-// records when any is waiting, even if larger), and a Commit when pages without records at the head of
-// the queue moved the cursor. The batch stays in flight until Done. Take returns nil while a
-// batch is in flight.
+// Take returns up to maxBytes of the oldest records not yet handed over, or at least the
+// records of one event when they are larger. It also returns a Commit when pages without
+// records at the head of the queue moved the cursor. The batch stays in flight until Done, and
+// Take returns nil while a batch is in flight.
 func (q *Queue) Take(maxBytes int) (*Batch, *Commit) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

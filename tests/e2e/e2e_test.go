@@ -338,7 +338,7 @@ func TestBearerTokensWhenDPoPOff(t *testing.T) {
 
 func TestDPoPOnAgainstBearerApp(t *testing.T) {
 	// An app that does not require DPoP issues Bearer tokens even when a proof is sent; the
-	// plugin must say which setting to change rather than use the token wrongly.
+	// plugin must name the setting to change rather than use the token wrongly.
 	o := newOrg(t, synthetic(5), func(c *mockokta.Config) { c.RequireDPoP = false })
 	run := runHost(t, []hostInstance{{name: "okta.0", props: o.props()}}, "--duration-ms", "2500")
 	if code := run.wait(runTimeout); code != 0 {
