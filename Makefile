@@ -27,3 +27,8 @@ clean:
 
 demo:
 	tests/demo/demo.sh
+
+# Benchmarks, not part of test: about 20 minutes, or about 3 with BENCH_QUICK=1. Writes
+# docs/benchmarks.md and the charts in docs/benchmarks/.
+bench:
+	tests/bench/run.sh
