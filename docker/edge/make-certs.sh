@@ -6,9 +6,9 @@
 #
 # AGGREGATOR_NAME (default "aggregator") is the DNS name the edge connects to; tls.verify_hostname
 # is on, so it must equal AGGREGATOR_HOST. Keys are RSA 2048 in PKCS#8 PEM, certificates last
-# 825 days. The containers run as uid 65532: when run as root the script makes that uid the owner
-# of the keys; otherwise it leaves them mode 0644 so the container can read them, which suits a
-# test machine only.
+# 825 days. The containers run as uid 65532. When run as root, the script makes that uid the
+# owner of the keys. Otherwise it leaves them mode 0644 so the container can read them, which
+# suits a test machine only.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then

@@ -43,8 +43,8 @@ func loadCompose(t *testing.T) composeFile {
 // composeDefault matches Compose interpolation: ${VAR}, ${VAR:-default} or ${VAR:?message}.
 var composeDefault = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])(.*))?\}$`)
 
-// composeValue returns the value a service sees when the caller's environment sets nothing:
-// the default, or required when Compose stops with an error instead.
+// composeValue returns the value a service gets when the caller's environment sets nothing.
+// That is the default, or required is true when Compose stops with an error instead.
 func composeValue(v string) (value string, required bool) {
 	m := composeDefault.FindStringSubmatch(v)
 	switch {

@@ -1,6 +1,6 @@
-// Package shipcheck checks what ships around the plugin without a container engine: the
-// Dockerfile, the Kubernetes manifests and the edge compose file in docker/, against the
-// pipeline in conf/, the Makefile target CI builds and the glibc versions of the built plugin.
+// Package shipcheck checks, without a container engine, the Dockerfile, the Kubernetes
+// manifests and the edge compose file in docker/. They are compared with the pipeline in
+// conf/ and the Makefile target CI builds, and the built plugin's glibc versions are checked.
 package shipcheck
 
 import (

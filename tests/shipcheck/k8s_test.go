@@ -486,7 +486,7 @@ func checkProbes(t *testing.T, c *container, pipeline *manifest, text string,
 		probe *probe
 		path  string
 	}{
-		// / answers whenever the HTTP server runs; /api/v1/health exists only with
+		// / returns 200 whenever the HTTP server runs. /api/v1/health exists only with
 		// health_check on and reports output errors and failed retries.
 		{"livenessProbe", c.LivenessProbe, "/"},
 		{"readinessProbe", c.ReadinessProbe, "/api/v1/health"},
