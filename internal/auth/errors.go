@@ -69,6 +69,16 @@ func (e *OAuthError) hint() string {
 	return ""
 }
 
+// SetupError is a successful token response that cannot be used as configured, such as a token
+// type that does not match the dpop setting. Like a permanent OAuthError, it needs a change in
+// Okta or in the configuration.
+type SetupError struct{ msg string }
+
+func (e *SetupError) Error() string { return e.msg }
+
+// Permanent reports true: repeating the request returns the same answer.
+func (e *SetupError) Permanent() bool { return true }
+
 type oauthBody struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`

@@ -211,12 +211,13 @@ func (s *TokenSource) parseToken(body []byte) (*Token, error) {
 	}
 	if !strings.EqualFold(tr.TokenType, wantType) {
 		if wantType == "DPoP" {
-			return nil, fmt.Errorf("auth: Okta issued a %s token although a DPoP proof was "+
-				"sent; set dpop off for this app, or enable \"Require Demonstrating Proof of "+
-				"Possession (DPoP) header in token requests\" on it", tr.TokenType)
+			return nil, &SetupError{fmt.Sprintf("auth: Okta issued a %s token although a "+
+				"DPoP proof was sent; set dpop off for this app, or enable \"Require "+
+				"Demonstrating Proof of Possession (DPoP) header in token requests\" on it",
+				tr.TokenType)}
 		}
-		return nil, fmt.Errorf("auth: Okta issued a %s token; the app requires DPoP, set dpop on",
-			tr.TokenType)
+		return nil, &SetupError{fmt.Sprintf("auth: Okta issued a %s token; the app requires "+
+			"DPoP, set dpop on", tr.TokenType)}
 	}
 	// RFC 6749 section 5.1: scope may be omitted when it is identical to the requested scope.
 	granted := strings.Fields(tr.Scope)

@@ -78,7 +78,7 @@ func (e *APIError) Error() string {
 		msg += " (WWW-Authenticate: " + e.Challenge + ")"
 	}
 	if hint := e.hint(); hint != "" {
-		msg += "; " + hint
+		msg = strings.TrimSuffix(msg, ".") + "; " + hint
 	}
 	return msg
 }
@@ -116,6 +116,14 @@ func (c *Client) Get(ctx context.Context, target string) (*Response, error) {
 		}
 		resp, err := c.get(ctx, target, tok)
 		var apiErr *APIError
+		if attempt == 0 && errors.As(err, &apiErr) &&
+			strings.Contains(apiErr.Challenge, "invalid_dpop_proof") {
+			// net/http's Transport sends a GET again, headers unchanged, when a reused
+			// connection fails before the response, so Okta may see the proof's jti twice.
+			c.Logger.Debug("Okta rejected the DPoP proof; retrying once with a new proof",
+				"status", apiErr.Status)
+			continue
+		}
 		if attempt == 0 && errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
 			if strings.Contains(apiErr.Challenge, "use_dpop_nonce") && c.resourceNonce != "" {
 				c.Logger.Debug("System Log endpoint sent a DPoP nonce challenge; retrying")

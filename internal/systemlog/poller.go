@@ -117,9 +117,9 @@ func (p *Poller) retryDelay(err error, backoff *Backoff) time.Duration {
 		p.Metrics.RateLimited.Add(1)
 		return p.Pacer.RetryAfter429(apiErr.Rate, p.Clock.Local())
 	}
-	var oauthErr *auth.OAuthError
+	var setupErr interface{ Permanent() bool }
 	permanent := (errors.As(err, &apiErr) && !apiErr.Retryable()) ||
-		(errors.As(err, &oauthErr) && oauthErr.Permanent())
+		(errors.As(err, &setupErr) && setupErr.Permanent())
 	if permanent {
 		// Keep trying at a slow pace: the fix (a role, a scope, a key) is made in Okta while
 		// Fluent Bit keeps running.
