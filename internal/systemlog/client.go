@@ -101,9 +101,11 @@ func (e *APIError) hint() string {
 }
 
 // Retryable reports whether the same request may succeed later without a configuration change.
+// A rejected DPoP proof counts: every attempt signs a new proof, and the rejection is often of
+// a proof that net/http's Transport sent twice after a connection reset.
 func (e *APIError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500 ||
-		e.Status == http.StatusUnauthorized
+		e.Status == http.StatusUnauthorized || strings.Contains(e.Challenge, "invalid_dpop_proof")
 }
 
 // Get fetches one page. After a 401 it repeats the request once, with a new access token or
