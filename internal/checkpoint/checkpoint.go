@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -58,6 +59,7 @@ func Open(path, org, clientID string) (*Store, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
+	removeStaleTemps(path)
 	loaded, err := read(path)
 	if err != nil {
 		s.Close()
@@ -97,6 +99,21 @@ func (s *Store) acquire() error {
 	}
 	s.lock = lock
 	return nil
+}
+
+// removeStaleTemps deletes the temporary files of writes that a crash interrupted before the
+// rename. The caller holds the lock, so no other writer owns one.
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+".tmp-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func read(path string) (*State, error) {
