@@ -67,9 +67,10 @@ func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
 	events := synthetic(200 * kills)
 	want := expectedRecords(t, events)
 	// A small rate limit spreads the backlog over all the runs, so every kill lands while
-	// records are flowing.
+	// records are flowing. rate_limit_share=50 leaves half of each window to the next run,
+	// which cannot know what the killed run used.
 	o := newOrg(t, events, func(c *mockokta.Config) {
-		c.RateLimit = 10
+		c.RateLimit = 20
 		c.RateWindow = time.Second
 	})
 	pos, sizes := streamOrder(t, events, strings.TrimPrefix(o.URL(), "https://"))
@@ -79,7 +80,7 @@ func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "okta.state")
-	props := o.props("page_size=20", "state_file="+state, "rate_limit_share=100")
+	props := o.props("page_size=20", "state_file="+state, "rate_limit_share=50")
 
 	end := 0 // one past the furthest position delivered so far
 	repeatedKills, repeatedRecords, delivered, deliveringKills := 0, 0, 0, 0
@@ -136,14 +137,21 @@ func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
 		if len(recs) > 0 {
 			deliveringKills++
 		}
+		if v := os.Getenv("E2E_KILLS"); v != "" {
+			t.Logf("run %d: killed after %d ms with %d records", k, after, len(recs))
+		}
 		check(fmt.Sprintf("run %d (killed after %d ms, %d records)", k, after, len(recs)), recs)
 	}
 	if end >= len(sizes) {
 		t.Fatalf("the killed runs delivered the whole backlog; the kills missed the stream")
 	}
 
+	// A kill during a checkpoint write leaves its temporary file, which the next Init removes.
+	// The one written here stands for a kill that missed that moment.
+	leftovers, _ := filepath.Glob(state + ".tmp-*")
+	writeFile(t, state+".tmp-1234567", []byte(`{"version": 1, "org": "`))
 	last := runHost(t, []hostInstance{{name: "okta.0", props: props, level: "info"}})
-	last.waitFor("the rest of the records", 2*runTimeout, func() bool {
+	last.waitFor("the rest of the records", time.Duration(kills)*runTimeout/5, func() bool {
 		return len(last.records()) >= len(sizes)-end
 	})
 	last.send("stop")
@@ -156,9 +164,11 @@ func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
 		t.Errorf("delivered up to position %d of %d", end, len(sizes))
 	}
 
-	leftovers, _ := filepath.Glob(state + ".tmp-*")
+	if left, _ := filepath.Glob(state + ".tmp-*"); len(left) != 0 {
+		t.Errorf("temporary state files left after a clean run: %v", left)
+	}
 	t.Logf("seed %d: %d of %d kills (%d after records flowed) repeated records; %d repeated "+
-		"of %d delivered (%.2f%%); %d temporary state files left", seed, repeatedKills, kills,
+		"of %d delivered (%.2f%%); %d temporary state files left by the kills", seed, repeatedKills, kills,
 		deliveringKills, repeatedRecords, delivered,
 		100*float64(repeatedRecords)/float64(delivered), len(leftovers))
 	if _, err := os.Stat(state); err != nil {
