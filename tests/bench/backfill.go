@@ -31,8 +31,8 @@ type backfillResult struct {
 	backfillSpec
 	Minimum          int     // ceil(events / page size)
 	Requests         int     // System Log requests up to the first page shorter than the limit
-	RateLimited      int     // 429 answers
-	Failed           int     // answers other than 200 and 429
+	RateLimited      int     // responses with status 429
+	Failed           int     // responses with a status other than 200 and 429
 	AllowedPerWindow int     // int(RateLimit * rate_limit_share)
 	FullWindows      []int   // requests in each window that ended before the stream was read
 	BudgetUsed       float64 // share of the allowed budget used over FullWindows; NaN if none
@@ -58,8 +58,8 @@ type backfillResult struct {
 type secondRow struct {
 	T           int
 	Events      int     // distinct events out of the host in this second
-	Requests    int     // System Log requests answered in this second
-	RequestsMin int     // System Log requests answered in the 60 s up to this second
+	Requests    int     // System Log responses recorded in this second
+	RequestsMin int     // System Log responses recorded in the 60 s up to this second
 	QueuedMiB   float64 // okta_queued_bytes
 	RSSMiB      float64
 	Lag         float64 // live tail: largest lag of the events out in this second, seconds
@@ -143,17 +143,21 @@ func backfill(ctx context.Context, env *benchEnv, res *backfillResult) error {
 	res.FetchCap = float64(res.AllowedPerWindow) * pageSize / 60
 	res.analyseRequests(o.logRequests(), h.startedAt)
 	samples := smp.all()
-	res.Series = secondRows(o.logRequests(), samples, h.startedAt, nil)
-	full := 0
+	res.Series = secondRows(o.logRequests(), samples, h.eventsPerSecond(), h.startedAt, nil)
+	full, during := 0, 0
 	for _, s := range samples {
 		queued := s.Metrics["okta_queued_bytes"] / (1 << 20)
 		res.MaxQueuedMiB = max(res.MaxQueuedMiB, queued)
-		if queued >= 6 && s.Events < res.Events {
+		if s.Events >= res.Events {
+			continue
+		}
+		during++
+		if queued >= 6 {
 			full++
 		}
 	}
-	if len(samples) > 0 {
-		res.QueueFullShare = float64(full) / float64(len(samples))
+	if during > 0 {
+		res.QueueFullShare = float64(full) / float64(during)
 	}
 	if err := os.WriteFile(dir+"/host.stderr", []byte(h.stderrText()), 0o644); err != nil {
 		return err
@@ -208,11 +212,11 @@ func (res *backfillResult) analyseRequests(reqs []mockokta.RequestRecord, starte
 	}
 }
 
-// secondRows bins requests, samples and deliveries by second since started. lags, when set,
-// gives the largest lag of the events delivered in each second.
-func secondRows(reqs []mockokta.RequestRecord, samples []procSample, started time.Time,
-	lags map[int]float64) []secondRow {
-	last := 0
+// secondRows bins requests, samples and deliveries by second since started. events gives
+// the events out in each second, and lags, when set, the largest lag among them.
+func secondRows(reqs []mockokta.RequestRecord, samples []procSample, events []int,
+	started time.Time, lags map[int]float64) []secondRow {
+	last := len(events) - 1
 	for _, s := range samples {
 		last = max(last, int(s.T))
 	}
@@ -227,11 +231,11 @@ func secondRows(reqs []mockokta.RequestRecord, samples []procSample, started tim
 			rows[t].Requests++
 		}
 	}
-	prevEvents := 0
+	for t, n := range events {
+		rows[t].Events = n
+	}
 	for _, s := range samples {
 		t := int(s.T)
-		rows[t].Events = s.Events - prevEvents
-		prevEvents = s.Events
 		rows[t].QueuedMiB = s.Metrics["okta_queued_bytes"] / (1 << 20)
 		rows[t].RSSMiB = float64(s.RSSKiB) / 1024
 	}

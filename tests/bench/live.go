@@ -28,27 +28,27 @@ type liveSpec struct {
 // liveResult holds the figures of one live-tail run.
 type liveResult struct {
 	liveSpec
-	Appended        int
-	Late            int
-	Delivered       int     // appended events out of the host
-	Missing         int     // appended events never out of the host
-	LagP50, LagP99  float64 // seconds from Append to the record on the host's stdout
-	LagMax          float64
-	LateP50         float64
-	LateP99         float64
-	Requests        int     // System Log requests while events were appended
-	RequestsPerMin  float64 // the same per minute
-	EmptyPages      int     // pages without events while events were appended
-	AllowedEmpty    int     // one per poll_interval of the append phase
-	RateLimited     int
-	Start, End      procSample // the host after the backlog and at the end of the run
-	MaxRSSMiB       float64
-	RSSSlopeMiBHour float64 // least-squares RSS slope over the second half of the run
-	MeanLoad        float64
-	Lags            []lagPoint
-	Series          []secondRow
-	Samples         []procSample
-	Error           string
+	Appended       int
+	Late           int
+	Delivered      int     // appended events out of the host
+	Missing        int     // appended events never out of the host
+	LagP50, LagP99 float64 // seconds from Append to the record on the host's stdout
+	LagMax         float64
+	LateP50        float64
+	LateP99        float64
+	Requests       int     // System Log requests while events were appended
+	RequestsPerMin float64 // the same per minute
+	EmptyPages     int     // pages without events while events were appended
+	AllowedEmpty   int     // one per poll_interval of the append phase
+	RateLimited    int
+	Start, End     procSample // the host after the backlog and at the end of the run
+	MaxRSSMiB      float64
+	Middle         procSample // the sample half-way through the run
+	MeanLoad       float64
+	Lags           []lagPoint
+	Series         []secondRow
+	Samples        []procSample
+	Error          string
 }
 
 // lagPoint is one event's lag, by the second since the host started at which it came out.
@@ -149,7 +149,8 @@ func live(ctx context.Context, env *benchEnv, res *liveResult) error {
 	res.Lags = lags
 	mu.Unlock()
 	res.Delivered = len(res.Lags)
-	res.summarise(o.logRequests(), smp.all(), h.startedAt, tailStart, tailEnd)
+	res.summarise(o.logRequests(), smp.all(), h.eventsPerSecond(), h.startedAt, tailStart,
+		tailEnd)
 	if err := os.WriteFile(dir+"/host.stderr", []byte(h.stderrText()), 0o644); err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func appendSteadily(ctx context.Context, srv *mockokta.Server, res *liveResult,
 }
 
 func (res *liveResult) summarise(reqs []mockokta.RequestRecord, samples []procSample,
-	started, tailStart, tailEnd time.Time) {
+	events []int, started, tailStart, tailEnd time.Time) {
 	var all, lateLags []float64
 	perSecond := map[int]float64{}
 	for _, l := range res.Lags {
@@ -257,21 +258,16 @@ func (res *liveResult) summarise(reqs []mockokta.RequestRecord, samples []procSa
 	res.AllowedEmpty = int(tailEnd.Sub(tailStart) / res.PollInterval)
 
 	res.Samples = samples
-	res.Series = secondRows(reqs, samples, started, perSecond)
-	var xs, ys []float64
+	res.Series = secondRows(reqs, samples, events, started, perSecond)
 	load := 0.0
 	for _, s := range samples {
 		res.MaxRSSMiB = math.Max(res.MaxRSSMiB, float64(s.RSSKiB)/1024)
 		load += s.Load1
-		if s.T >= samples[len(samples)-1].T/2 {
-			xs = append(xs, s.T/3600)
-			ys = append(ys, float64(s.RSSKiB)/1024)
-		}
 	}
 	if len(samples) > 0 {
 		res.MeanLoad = load / float64(len(samples))
+		res.Middle = samples[len(samples)/2]
 	}
-	res.RSSSlopeMiBHour = slope(xs, ys)
 }
 
 // percentile returns the q-quantile of xs by the nearest-rank method, NaN for no values.
@@ -283,24 +279,4 @@ func percentile(xs []float64, q float64) float64 {
 	slices.Sort(s)
 	rank := int(math.Ceil(q*float64(len(s)))) - 1
 	return s[max(0, min(rank, len(s)-1))]
-}
-
-// slope returns the least-squares slope of ys over xs, NaN for fewer than two points.
-func slope(xs, ys []float64) float64 {
-	n := float64(len(xs))
-	if n < 2 {
-		return math.NaN()
-	}
-	var sx, sy, sxx, sxy float64
-	for i := range xs {
-		sx += xs[i]
-		sy += ys[i]
-		sxx += xs[i] * xs[i]
-		sxy += xs[i] * ys[i]
-	}
-	d := n*sxx - sx*sx
-	if d == 0 {
-		return math.NaN()
-	}
-	return (n*sxy - sx*sy) / d
 }

@@ -47,6 +47,7 @@ type options struct {
 	report      string
 	recordBench string
 	benchstat   string
+	profile     string
 }
 
 // results is everything one invocation measured.
@@ -74,6 +75,8 @@ func main() {
 		"go test -bench output of internal/record to summarise in the report")
 	flag.StringVar(&opts.benchstat, "benchstat", "build/bench/benchstat.txt",
 		"benchstat summary of -record-bench to copy into the report")
+	flag.StringVar(&opts.profile, "profile", "build/bench/profile.txt",
+		"go tool pprof -top output of the per-event benchmark to copy into the report")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -23,8 +23,8 @@ import (
 	"github.com/edgeaudit/fluent-bit-okta/tests/mockokta"
 )
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; it is 100 on every
-// Linux architecture Go supports.
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on x86-64 and
+// arm64 Linux.
 const clockTicks = 100
 
 // org is a started mock Okta org and the files a plugin instance needs to read it.
@@ -113,6 +113,7 @@ type hostProc struct {
 	mu        sync.Mutex
 	records   int
 	lastNew   time.Time // when the last event seen for the first time arrived
+	perSecond []int     // events seen for the first time, by second since the start
 	seen      map[string]struct{}
 	onEvent   func(delivery) // called without mu for each event seen the first time
 	readErr   error
@@ -134,7 +135,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 }
 
 // startHost runs flbhost with one okta instance. Records go to stdout, which a goroutine reads
-// until the host exits; onEvent sees each event UUID the first time a record of it arrives.
+// until the host exits. onEvent, when set, is called with each event UUID the first time a
+// record of it arrives.
 func startHost(ctx context.Context, hostPath, plugin string, props []string,
 	onEvent func(delivery)) (*hostProc, error) {
 	addr, err := freeLoopbackAddr()
@@ -196,6 +198,11 @@ func (h *hostProc) read(r io.Reader) {
 			if !dup {
 				h.seen[line.Record.UUID] = struct{}{}
 				h.lastNew = at
+				t := int(at.Sub(h.startedAt).Seconds())
+				for len(h.perSecond) <= t {
+					h.perSecond = append(h.perSecond, 0)
+				}
+				h.perSecond[t]++
 			}
 			h.mu.Unlock()
 			if !dup && h.onEvent != nil {
@@ -218,6 +225,13 @@ func (h *hostProc) counts() (records, events int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.records, len(h.seen)
+}
+
+// eventsPerSecond returns how many events came out for the first time in each second.
+func (h *hostProc) eventsPerSecond() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.perSecond...)
 }
 
 // stop asks the host to shut down and waits for it, killing it after timeout.

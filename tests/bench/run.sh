@@ -14,6 +14,11 @@ echo "bench: per-event cost (internal/record)" >&2
 go test -run '^$' -bench Page1000 -benchmem -cpu 1 -count 5 ./internal/record/ \
     | tee "$out/record.txt"
 go run golang.org/x/perf/cmd/benchstat@latest "$out/record.txt" > "$out/benchstat.txt"
+go test -run '^$' -bench 'Page1000$' -cpu 1 -count 1 -benchtime 2s \
+    -cpuprofile "$out/record.pprof" -o "$out/record.test" ./internal/record/ > /dev/null
+go tool pprof -top -nodecount 12 "$out/record.test" "$out/record.pprof" 2>/dev/null \
+    | sed -n '/flat%/,$p' > "$out/profile.txt"
 
 echo "bench: backfill, live tail and soak against the mock org" >&2
-go run ./tests/bench -record-bench "$out/record.txt" -benchstat "$out/benchstat.txt"
+go run ./tests/bench -record-bench "$out/record.txt" -benchstat "$out/benchstat.txt" \
+    -profile "$out/profile.txt"
