@@ -10,6 +10,10 @@
 #ifndef FLB_OKTA_H
 #define FLB_OKTA_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -52,6 +56,20 @@ static inline const char *okta_get_property(void *plugin, const char *key)
 {
     struct okta_go_input_plugin *p = plugin;
     return p->api->input_get_property(key, p->i_ins);
+}
+
+/*
+ * Returns the instance's name as Fluent Bit logs it (the alias, or the numbered name such as
+ * okta.1), through flb_input_name, which the fluent-bit executable exports. It is not part of
+ * the proxy ABI, so NULL means the symbol was not found.
+ */
+static inline const char *okta_instance_name(void *ins)
+{
+    const char *(*name)(void *) = (const char *(*)(void *)) dlsym(RTLD_DEFAULT, "flb_input_name");
+    if (name == NULL || ins == NULL) {
+        return NULL;
+    }
+    return name(ins);
 }
 
 /* Stores a runtime/cgo.Handle, an integer, as the instance's remote_context. */

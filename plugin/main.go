@@ -7,6 +7,7 @@
 package main
 
 /*
+#cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "flb_okta.h"
 */
@@ -75,7 +76,7 @@ func FLBPluginRegister(def unsafe.Pointer) C.int {
 func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 	api := C.okta_plugin_api(plugin)
 	ins := C.okta_plugin_instance(plugin)
-	name := instanceName()
+	name := instanceName(ins)
 	handler, logs := flblog.NewHandler(fmt.Sprintf("[input:%s:%s] ", pluginName, name),
 		sink{api: api, ins: ins})
 	defer logs.Flush()
@@ -110,23 +111,26 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 	return input.FLB_OK
 }
 
-// nextID numbers the instances of the current configuration in Init order, which is the order
-// in which Fluent Bit created them, so names match Fluent Bit's own (okta.0, okta.1, ...).
-// Register resets it, because a hot reload registers the plugin again before the new Inits.
+// nextID numbers the instances of the current configuration in Init order, the fallback name
+// when Fluent Bit does not export flb_input_name. Register resets it, because a hot reload
+// registers the plugin again before the new Inits.
 var nextID struct {
 	sync.Mutex
 	n int
 }
 
-// instanceName returns the Fluent Bit name of the instance being initialised. The instance
-// struct is not part of the proxy ABI and an alias is never passed to Go plugins, so the name
-// is rebuilt from the Init order.
-func instanceName() string {
+// instanceName returns the name Fluent Bit uses for the instance in its own log lines.
+func instanceName(ins unsafe.Pointer) string {
 	nextID.Lock()
 	defer nextID.Unlock()
-	name := fmt.Sprintf("%s.%d", pluginName, nextID.n)
+	fallback := fmt.Sprintf("%s.%d", pluginName, nextID.n)
 	nextID.n++
-	return name
+	if name := C.okta_instance_name(ins); name != nil {
+		if s := C.GoString(name); s != "" {
+			return s
+		}
+	}
+	return fallback
 }
 
 func fromContext(ctx unsafe.Pointer) *instance {

@@ -148,6 +148,12 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 		in.start = systemlog.StartURL(cfg.OrgURL, since, cfg.PageSize, cfg.Filter, cfg.Query)
 		in.Logger.Info("no checkpoint; starting from initial_lookback",
 			"since", since.UTC().Format(systemlog.SinceLayout))
+		// The first request is the first cursor. Saving it now makes a restart before the
+		// first page is handed over start from the same since, not from a later now - lookback.
+		if err := in.store.Commit(in.start, nil, now); err != nil {
+			return err
+		}
+		state.Cursor = in.start
 	}
 	if !in.store.Persistent() {
 		in.Logger.Warn("state_file is not set: progress is kept in memory only, so a restart " +

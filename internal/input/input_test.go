@@ -254,3 +254,39 @@ func TestPauseStopsTake(t *testing.T) {
 		t.Error("Paused = true after Resume")
 	}
 }
+
+func TestNewSavesFirstCursor(t *testing.T) {
+	// A restart before the first page is handed over must reuse the first since, not a since
+	// computed again from a later now.
+	dir := t.TempDir()
+	p := props(t, dir)
+	p["initial_lookback"] = "2h"
+	in, err := New("okta.0", lookup(p), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := in.start
+	in.Stop()
+
+	st, err := checkpoint.Open(p["state_file"], "https://example.okta.com", "0oaclient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := st.State().Cursor
+	st.Close()
+	if cursor != first {
+		t.Fatalf("saved cursor %q, want the first request %q", cursor, first)
+	}
+	if !strings.Contains(cursor, "since=") {
+		t.Errorf("saved cursor %q has no since", cursor)
+	}
+
+	again, err := New("okta.0", lookup(p), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	if again.start != first {
+		t.Errorf("restart starts at %q, want %q", again.start, first)
+	}
+}

@@ -198,6 +198,18 @@ static const char *input_get_property(const char *key, void *i_ins)
     return NULL;
 }
 
+/*
+ * Returns the alias or the numbered name of an instance, as Fluent Bit's flb_input_name. The
+ * fluent-bit executable exports it (it is linked with its dynamic symbols), and plugins may
+ * look it up with dlsym although it is not part of the proxy ABI; -rdynamic exports it here.
+ */
+const char *flb_input_name(void *i_ins)
+{
+    const struct host_instance *ins = i_ins;
+
+    return ins->spec->alias ? ins->spec->alias : ins->spec->name;
+}
+
 /* Returns whether level is enabled for the instance, as flb_input_log_check. */
 static int input_log_check(void *i_ins, int level)
 {

@@ -157,6 +157,7 @@ extern int out_fd;
 
 /* api.c */
 struct flb_api *api_create(void);
+const char *flb_input_name(void *i_ins);
 void flb_log_print(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void host_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
