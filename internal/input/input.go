@@ -30,9 +30,11 @@ const Version = "0.1.0"
 const MaxBatchBytes = 1 << 20
 
 // queueBytes bounds the records held between the poller and Fluent Bit: when Fluent Bit is
-// paused or slow the poller stops fetching once this much is waiting (a single larger page is
-// still accepted when the queue is empty).
-const queueBytes = 8 << 20
+// paused or slow the poller stops fetching once this much is waiting. A single larger page is
+// still accepted when the queue is empty, so a page of 1000 events with original_data (about
+// 4 MiB) waits in the queue while the poller holds the next one; more would only cost memory,
+// because Fluent Bit takes at most MaxBatchBytes a second.
+const queueBytes = 4 << 20
 
 // seenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
 const seenWindow = 20000

@@ -170,7 +170,7 @@ func (c *Client) get(ctx context.Context, target string, tok *auth.Token) (*Resp
 	if nonce := resp.Header.Get("DPoP-Nonce"); nonce != "" && c.Prover != nil {
 		c.resourceNonce = nonce
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+	body, err := readBody(resp)
 	if err != nil {
 		return nil, fmt.Errorf("systemlog: reading the response body failed after %d bytes: %w",
 			len(body), err)
@@ -189,6 +189,21 @@ func (c *Client) get(ctx context.Context, target string, tok *auth.Token) (*Resp
 		out.Next = next
 	}
 	return out, nil
+}
+
+// readBody reads at most maxPageBytes+1 bytes, in one allocation when Content-Length is known,
+// which spares the copies io.ReadAll makes while it grows its buffer for a page of several MB.
+func readBody(resp *http.Response) ([]byte, error) {
+	limited := io.LimitReader(resp.Body, maxPageBytes+1)
+	if n := resp.ContentLength; n > 0 && n <= maxPageBytes {
+		body := make([]byte, n)
+		read, err := io.ReadFull(limited, body)
+		if err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("unexpected EOF (Content-Length %d)", n)
+		}
+		return body[:read], err
+	}
+	return io.ReadAll(limited)
 }
 
 // checkLink refuses a next link that leaves the configured org: following it would send the

@@ -142,7 +142,15 @@ func (p *Poller) decode(resp *Response) (*Page, int, error) {
 	if len(events) == 0 {
 		p.Metrics.EmptyPages.Add(1)
 	}
-	page := &Page{RequestURL: resp.URL, NextURL: resp.Next}
+	page := &Page{RequestURL: resp.URL, NextURL: resp.Next,
+		Ends: make([]int, 0, len(events)), UUIDs: make([]string, 0, len(events))}
+	// Records are about the size of the event's JSON, twice that with original_data, so this
+	// capacity avoids most of the copies of a growing buffer.
+	estimate := len(resp.Body) + len(resp.Body)/4
+	if p.Encoder.OriginalData {
+		estimate *= 2
+	}
+	page.Data = make([]byte, 0, estimate)
 	now := p.Clock.Local()
 	var newest time.Time
 	for i := range events {

@@ -231,7 +231,7 @@ func (s *Server) Start() error {
 		NextProtos:   []string{"http/1.1"},
 	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.withDate(mux),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -295,6 +295,15 @@ func (s *Server) EventCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.store.events)
+}
+
+// withDate sets the Date header from Config.Now, as a server whose clock differs from the
+// client's would; net/http would otherwise send its own clock.
+func (s *Server) withDate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
