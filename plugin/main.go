@@ -186,6 +186,9 @@ func FLBPluginInputCallbackCtx(ctx unsafe.Pointer, data *unsafe.Pointer, size *C
 func FLBPluginInputCleanupCallbackCtx(ctx unsafe.Pointer, data unsafe.Pointer) C.int {
 	// Fluent Bit calls this right after it copied the buffer, and frees nothing itself once a
 	// cleanup callback exists.
+	// NOTE: the copy sits in the input's ring buffer until the engine thread stores it, and
+	// Fluent Bit 5.1 drops it then if mem_buf_limit, a storage limit or a rate gate paused the
+	// input meanwhile. The plugin cannot see that drop; the README names the settings.
 	C.free(data)
 	inst := fromContext(ctx)
 	if inst == nil {
