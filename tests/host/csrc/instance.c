@@ -495,17 +495,9 @@ void instance_resume(struct host_instance *ins)
     instance_send(ins, OP_RESUME);
 }
 
-/*
- * Stops one proxy's instances like flb_engine_stop_ingestion, the grace
- * period and flb_input_exit_all (which walks the instances in reverse).
- */
-void instances_stop(struct host_proxy *proxy)
+/* Pauses every running instance as flb_input_pause_all does. */
+static void pause_all(struct host_proxy *proxy)
 {
-    flb_log_print(FLB_LOG_INFO, NULL, 0, "[engine] pausing all inputs..");
-    pthread_mutex_lock(&engine_lock);
-    proxy->ingestion_active = 0;
-    pthread_mutex_unlock(&engine_lock);
-
     for (size_t i = 0; i < proxy->ninstances; i++) {
         struct host_instance *ins = &proxy->instances[i];
         int paused;
@@ -518,8 +510,29 @@ void instances_stop(struct host_proxy *proxy)
             instance_send(ins, OP_PAUSE);
         }
     }
+}
+
+/*
+ * Stops one proxy's instances like flb_engine_stop_ingestion, the grace
+ * period and flb_input_exit_all (which walks the instances in reverse).
+ */
+void instances_stop(struct host_proxy *proxy)
+{
+    flb_log_print(FLB_LOG_INFO, NULL, 0, "[engine] pausing all inputs..");
+    pthread_mutex_lock(&engine_lock);
+    proxy->ingestion_active = 0;
+    pthread_mutex_unlock(&engine_lock);
+
+    pause_all(proxy);
 
     sleep_ms(options.grace_ms);
+
+    /*
+     * flb_engine_shutdown runs flb_input_pause_all again, and flb_input_pause skips only
+     * instances whose buffer is paused, so every other instance sees a second Pause.
+     */
+    flb_log_print(FLB_LOG_INFO, NULL, 0, "[engine] service has stopped (0 pending tasks)");
+    pause_all(proxy);
 
     for (size_t i = proxy->ninstances; i-- > 0;) {
         struct host_instance *ins = &proxy->instances[i];
