@@ -38,6 +38,7 @@ type instance struct {
 	logs     *flblog.Queue
 	name     string
 	inFlight int // records of the buffer Fluent Bit holds between collect and cleanup
+	handle   cgo.Handle
 }
 
 // threads maps the OS thread of each instance to it, for the callbacks Fluent Bit calls without a
@@ -100,6 +101,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 	}
 	inst := &instance{input: in, logs: logs, name: name}
 	handle := cgo.NewHandle(inst)
+	inst.handle = handle
 	if C.okta_set_remote_context(plugin, C.uintptr_t(handle)) != 0 {
 		handle.Delete()
 		in.Stop()
@@ -236,6 +238,8 @@ func FLBPluginExit() C.int {
 	defer inst.logs.Flush()
 	defer inst.recoverPanic("exit")
 	inst.input.Stop()
+	// Fluent Bit calls no callback of the instance after Exit.
+	inst.handle.Delete()
 	return input.FLB_OK
 }
 
