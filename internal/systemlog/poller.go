@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -271,7 +272,9 @@ func (f *failureLog) failed(err error, target string, wait time.Duration) {
 	}
 	f.last = now
 	f.metrics.ErrorsLogged.Add(1)
-	f.logger.Warn(fmt.Sprintf("%v; retrying in %s", err, wait.Round(time.Millisecond)),
+	// Okta's messages end with a period of their own.
+	msg := strings.TrimSuffix(err.Error(), ".")
+	f.logger.Warn(fmt.Sprintf("%s; retrying in %s", msg, wait.Round(time.Millisecond)),
 		"failures", f.count, "url", redactURL(target))
 }
 
