@@ -29,15 +29,15 @@ const Version = "0.1.0"
 // target about 2 MB and one larger append makes an oversized chunk, so a batch stays well below.
 const MaxBatchBytes = 1 << 20
 
-// queueBytes bounds the records held between the poller and Fluent Bit: when Fluent Bit is
+// QueueBytes bounds the records held between the poller and Fluent Bit: when Fluent Bit is
 // paused or slow the poller stops fetching once this much is waiting. A single larger page is
 // still accepted when the queue is empty, so a page of 1000 events with original_data (about
 // 4 MiB) waits in the queue while the poller holds the next one; more would only cost memory,
 // because Fluent Bit takes at most MaxBatchBytes a second.
-const queueBytes = 4 << 20
+const QueueBytes = 4 << 20
 
-// seenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
-const seenWindow = 20000
+// SeenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
+const SeenWindow = 20000
 
 // stopTimeout bounds how long Stop waits for the poller to return.
 const stopTimeout = 5 * time.Second
@@ -162,7 +162,7 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 			"fetches events again from initial_lookback; set state_file to resume instead")
 	}
 
-	in.queue = systemlog.NewQueue(queueBytes, state.Cursor)
+	in.queue = systemlog.NewQueue(QueueBytes, state.Cursor)
 	in.poller = &systemlog.Poller{
 		Client: &systemlog.Client{
 			OrgURL: cfg.OrgURL, HTTP: httpClient, Tokens: in.tokens, Prover: prover,
@@ -174,7 +174,7 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 		PageSize:     cfg.PageSize,
 		PollInterval: cfg.PollInterval,
 		Pacer:        systemlog.Pacer{Share: cfg.RateShare},
-		Seen:         systemlog.NewWindow(seenWindow, state.UUIDs),
+		Seen:         systemlog.NewWindow(SeenWindow, state.UUIDs),
 		Logger:       in.Logger,
 		Metrics:      in.Metrics,
 		Clock:        clock,

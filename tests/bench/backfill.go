@@ -18,6 +18,9 @@ const pageSize = 1000
 const rateShare = 50
 
 // backfillSpec is one backfill run.
+// queueFullMiB is the queue level counted as full: three quarters of the plugin's queue.
+var queueFullMiB = 0.75 * float64(input.QueueBytes) / (1 << 20)
+
 type backfillSpec struct {
 	Name         string
 	Events       int
@@ -47,7 +50,7 @@ type backfillResult struct {
 	RecordsPerEvent  float64
 	MaxBufferBytes   uint64
 	MaxQueuedMiB     float64 // largest okta_queued_bytes seen
-	QueueFullShare   float64 // share of samples with at least 6 MiB queued
+	QueueFullShare   float64 // share of samples with the queue at least three quarters full
 	DeliveryCap      float64 // events/s that MaxBatchBytes per 1 s callback allows
 	FetchCap         float64 // events/s that the allowed budget allows
 	Series           []secondRow
@@ -152,7 +155,7 @@ func backfill(ctx context.Context, env *benchEnv, res *backfillResult) error {
 			continue
 		}
 		during++
-		if queued >= 6 {
+		if queued >= queueFullMiB {
 			full++
 		}
 	}

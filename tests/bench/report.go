@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeaudit/fluent-bit-okta/internal/checkpoint"
 	"github.com/edgeaudit/fluent-bit-okta/internal/input"
 )
 
@@ -316,10 +317,11 @@ func writeBackfillSection(w func(string, ...any), res *results) {
 	w("collect callback hands Fluent Bit at most %d bytes (`MaxBatchBytes`) once a second, ",
 		input.MaxBatchBytes)
 	w("so delivery allows `MaxBatchBytes / (bytes per record × records per event)` ")
-	w("events/s. When delivery is the lower one the 8 MiB queue fills, the poller waits in ")
+	w("events/s. When delivery is the lower one the %d MiB queue fills, the poller waits in ",
+		input.QueueBytes>>20)
 	w("`Queue.Push`, and the requests spread out below the budget.\n\n")
 	w("| Run | budget ceiling | delivery ceiling | lower | measured | max queued | ")
-	w("time queue ≥ 6 MiB |\n|---|---|---|---|---|---|---|\n")
+	w("time queue ≥ %.0f MiB |\n|---|---|---|---|---|---|---|\n", queueFullMiB)
 	for _, bf := range res.Backfills {
 		if bf.Error != "" {
 			continue
@@ -425,12 +427,13 @@ func writeFindings(w func(string, ...any), res *results, records []recordBench) 
 			w("%.0f events/s through one %d-byte batch a second, below the budget's %.0f ",
 				bf.DeliveryCap, input.MaxBatchBytes, bf.FetchCap)
 			pageMiB := bf.BytesPerRecord * bf.RecordsPerEvent * pageSize / (1 << 20)
-			w("events/s; the queue was at 6 MiB or more %.0f %% of the time. ",
-				100*bf.QueueFullShare)
-			w("A page of 1000 events makes %.1f MiB of records, so the 8 MiB queue has room ",
-				pageMiB)
-			w("for %d of them, and the next page waits in `Queue.Push` until one has been ",
-				int(8/pageMiB))
+			w("events/s; the queue was at %.0f MiB or more %.0f %% of the time. ",
+				queueFullMiB, 100*bf.QueueFullShare)
+			queueMiB := float64(input.QueueBytes) / (1 << 20)
+			w("A page of 1000 events makes %.1f MiB of records, so the %.0f MiB queue holds ",
+				pageMiB, queueMiB)
+			w("%d of them (one when the queue is empty), and the next page waits in "+
+				"`Queue.Push` until one has been ", max(1, int(queueMiB/pageMiB)))
 			w("handed over. ")
 			w("Fluent Bit calls the collect callback once a second (a fixed timer in its Go ")
 			w("proxy), so only a larger `MaxBatchBytes` (Fluent Bit's chunks target about ")
@@ -446,8 +449,8 @@ func writeFindings(w func(string, ...any), res *results, records []recordBench) 
 		}
 		w("- **%s memory**: peak RSS %.1f MiB. The host holds the Go runtime, the queue ", bf.Name,
 			bf.PeakRSSMiB)
-		w("(up to 8 MiB of records, %.1f MiB seen), the page being decoded and the ",
-			bf.MaxQueuedMiB)
+		w("(up to %d MiB of records, %.1f MiB seen), the page being decoded and the ",
+			input.QueueBytes>>20, bf.MaxQueuedMiB)
 		w("emulator's copy of each batch; Go's default GOGC=100 lets the heap grow to twice ")
 		w("what is live. A smaller queue or a GOMEMLIMIT would lower it; neither was ")
 		w("measured here.\n")
@@ -456,6 +459,16 @@ func writeFindings(w func(string, ...any), res *results, records []recordBench) 
 		if bf.Error == "" && bf.RateLimited > 0 {
 			w("- **%s**: %d responses with status 429.\n", bf.Name, bf.RateLimited)
 		}
+	}
+	if s := res.Soak; s != nil && s.Error == "" && s.End.RSSKiB > s.Start.RSSKiB {
+		growth := float64(s.End.RSSKiB-s.Start.RSSKiB) / 1024
+		w("- **soak memory**: RSS grew %.1f MiB over %d events. The poller remembers the ", growth,
+			s.Delivered)
+		w("last %d event UUIDs to drop duplicates and the state file the last %d, so memory ",
+			input.SeenWindow, checkpoint.MaxStoredUUIDs)
+		w("grows until those windows are full; a soak past %d events would show whether RSS ",
+			input.SeenWindow)
+		w("then levels off (an explanation, not measured here).\n")
 	}
 	w("\n")
 }
