@@ -30,11 +30,11 @@ const Version = "0.1.0"
 const MaxBatchBytes = 1 << 20
 
 // QueueBytes bounds the records held between the poller and Fluent Bit: when Fluent Bit is
-// paused or slow the poller stops fetching once this much is waiting. A single larger page is
-// still accepted when the queue is empty, so a page of 1000 events with original_data (about
-// 4 MiB) waits in the queue while the poller holds the next one; more would only cost memory,
-// because Fluent Bit takes at most MaxBatchBytes a second.
-const QueueBytes = 4 << 20
+// paused or slow the poller stops fetching once this much is waiting. A larger page is still
+// accepted when the queue is empty, or when less than MaxBatchBytes of it is left to hand over
+// (Queue.RefillBelow), so the collect callback always finds a full batch while a backlog
+// lasts. More would only cost memory, because Fluent Bit takes at most MaxBatchBytes a second.
+const QueueBytes = 2 << 20
 
 // SeenWindow is how many recent event UUIDs the poller remembers to drop duplicates.
 const SeenWindow = 20000
@@ -163,6 +163,7 @@ func (in *Input) build(schemas *schema.Map, now time.Time) error {
 	}
 
 	in.queue = systemlog.NewQueue(QueueBytes, state.Cursor)
+	in.queue.RefillBelow = MaxBatchBytes
 	in.poller = &systemlog.Poller{
 		Client: &systemlog.Client{
 			OrgURL: cfg.OrgURL, HTTP: httpClient, Tokens: in.tokens, Prover: prover,

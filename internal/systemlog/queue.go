@@ -36,6 +36,12 @@ type Commit struct {
 // blocks in Push while the queue holds MaxBytes or more, so a slow or paused Fluent Bit stops
 // requests to Okta instead of growing memory.
 type Queue struct {
+	// RefillBelow admits the next page, whatever its size, once the records not yet handed
+	// over drop to this many bytes. Set it to the batch size of the collect callback, so the
+	// callback that takes the end of one page also takes the start of the next instead of a
+	// short batch. Set it before the first Push.
+	RefillBelow int
+
 	maxBytes int
 
 	mu       sync.Mutex
@@ -57,7 +63,7 @@ func NewQueue(maxBytes int, cursor string) *Queue {
 func (q *Queue) Push(ctx context.Context, p *Page) error {
 	for {
 		q.mu.Lock()
-		if q.bytes == 0 || q.bytes+len(p.Data) <= q.maxBytes {
+		if q.bytes == 0 || q.bytes+len(p.Data) <= q.maxBytes || q.unsentLocked() <= q.RefillBelow {
 			q.pages = append(q.pages, p)
 			q.bytes += len(p.Data)
 			q.mu.Unlock()
@@ -71,6 +77,17 @@ func (q *Queue) Push(ctx context.Context, p *Page) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// unsentLocked returns the bytes of the records not yet handed over.
+func (q *Queue) unsentLocked() int {
+	n := q.bytes
+	for _, p := range q.pages {
+		if p.sent > 0 {
+			n -= p.Ends[p.sent-1]
+		}
+	}
+	return n
 }
 
 // Len returns the records waiting and their size in bytes.

@@ -269,3 +269,39 @@ func TestQueueTakeKeepsEventRecordsTogether(t *testing.T) {
 		t.Errorf("cursor = %s, want start while the page is not fully handed over", c.Cursor)
 	}
 }
+
+func TestQueuePushRefillsBelowThreshold(t *testing.T) {
+	page := func(records int) *Page {
+		p := &Page{NextURL: fmt.Sprintf("next-%d", records)}
+		for i := 0; i < records; i++ {
+			p.Data = append(p.Data, make([]byte, 10)...)
+			p.Ends = append(p.Ends, len(p.Data))
+			p.UUIDs = append(p.UUIDs, fmt.Sprintf("u%d-%d", records, i))
+		}
+		return p
+	}
+	q := NewQueue(40, "c0")
+	q.RefillBelow = 10
+	if err := q.Push(context.Background(), page(4)); err != nil {
+		t.Fatal(err)
+	}
+	// The queue is full: a second page must wait while more than 10 bytes are unsent.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := q.Push(ctx, page(3)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Push into a full queue = %v, want it to wait", err)
+	}
+	b, _ := q.Take(30)
+	if b == nil || b.Records != 3 {
+		t.Fatalf("Take(30) = %+v, want 3 records", b)
+	}
+	q.Done()
+	// One record (10 bytes) is left unsent, so the next page is admitted at once.
+	if err := q.Push(ctx, page(3)); err != nil {
+		t.Fatalf("Push with 10 bytes unsent = %v, want it admitted", err)
+	}
+	b, _ = q.Take(40)
+	if b == nil || b.Records != 4 {
+		t.Fatalf("Take(40) after the refill = %+v, want the last record and 3 of the next page", b)
+	}
+}

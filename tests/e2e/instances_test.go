@@ -15,7 +15,7 @@ import (
 )
 
 // pluginQueueBytes is the size of the plugin's record queue (queueBytes in internal/input).
-const pluginQueueBytes = 4 << 20
+const pluginQueueBytes = 2 << 20
 
 // waitStalled waits until the mock's request count stays the same for two seconds and
 // returns it.
