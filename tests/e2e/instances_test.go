@@ -14,7 +14,7 @@ import (
 	"github.com/edgeaudit/fluent-bit-okta/tests/mockokta"
 )
 
-// pluginQueueBytes is the size of the plugin's record queue (queueBytes in internal/input).
+// pluginQueueBytes is the size of the plugin's record queue (QueueBytes in internal/input).
 const pluginQueueBytes = 2 << 20
 
 // waitStalled waits until the mock's request count stays the same for two seconds and
