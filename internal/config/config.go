@@ -52,6 +52,8 @@ type Config struct {
 	RateShare     float64 // fraction of the rate-limit bucket to use, in (0, 1]
 	MetricsListen string  // host:port of the Prometheus endpoint, "" when off
 	StatsInterval time.Duration
+	// CheckpointDelay is how long after a hand-off the checkpoint may cover it.
+	CheckpointDelay time.Duration
 
 	privateKey, privateKeyFile string
 }
@@ -73,6 +75,11 @@ type Option struct {
 var Options = []Option{
 	{Key: "ca_file", Description: "Extra PEM CA bundle to trust in addition to the system " +
 		"roots (TLS-inspecting proxies, tests).", apply: applyCAFile},
+	{Key: "checkpoint_delay", Default: "2s", Description: "How long after Fluent Bit copied " +
+		"records the checkpoint may cover them. Fluent Bit holds copied records in memory for " +
+		"up to 250 ms before it stores them, so a crash in that time repeats the last records " +
+		"instead of losing them; `0` checkpoints at once.",
+		apply: func(c *Config, v string) (err error) { c.CheckpointDelay, err = ParseDuration(v); return }},
 	{Key: "client_id", Required: true, Description: "Client ID of the Okta API Services app.",
 		apply: func(c *Config, v string) error { c.ClientID = v; return nil }},
 	{Key: "dpop", Default: "on", Description: "Send DPoP proofs (RFC 9449) and use " +

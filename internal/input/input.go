@@ -64,6 +64,7 @@ type Input struct {
 	handed             atomic.Int64 // records handed to Fluent Bit
 	checkpointFailures atomic.Int64
 	commitFailures     int
+	pending            []pendingCommit // positions waiting for checkpoint_delay
 	progress           progress
 }
 
@@ -247,6 +248,8 @@ func (in *Input) Take() *systemlog.Batch {
 	batch, commit := in.queue.Take(MaxBatchBytes)
 	if commit != nil {
 		in.commit(commit)
+	} else {
+		in.writeCheckpoint(time.Now(), false)
 	}
 	return batch
 }
@@ -259,8 +262,47 @@ func (in *Input) Handed(records int) {
 	}
 }
 
+// commit queues a checkpoint position and writes the newest one that is older than
+// checkpoint_delay. Fluent Bit keeps a copied buffer in the input's in-memory ring buffer until
+// its engine thread stores it in a chunk (every 250 ms by default), and a crash loses what is
+// there; delaying the checkpoint past that window makes a crash repeat those records instead.
 func (in *Input) commit(c *systemlog.Commit) {
-	err := in.store.Commit(c.Cursor, c.UUIDs, time.Now())
+	now := time.Now()
+	in.pending = append(in.pending, pendingCommit{at: now, commit: *c})
+	in.writeCheckpoint(now, false)
+}
+
+// pendingCommit is a checkpoint position waiting for checkpoint_delay.
+type pendingCommit struct {
+	at     time.Time
+	commit systemlog.Commit
+}
+
+// writeCheckpoint writes the newest pending position old enough, or the newest of all when
+// all is set, with the UUIDs of every position it covers.
+func (in *Input) writeCheckpoint(now time.Time, all bool) {
+	last := -1
+	for i, p := range in.pending {
+		if all || now.Sub(p.at) >= in.Config.CheckpointDelay {
+			last = i
+		}
+	}
+	if last < 0 {
+		return
+	}
+	var uuids []string
+	for _, p := range in.pending[:last+1] {
+		uuids = append(uuids, p.commit.UUIDs...)
+	}
+	cursor := in.pending[last].commit.Cursor
+	in.pending = append(in.pending[:0], in.pending[last+1:]...)
+	in.save(cursor, uuids, now)
+}
+
+// save writes the checkpoint. A failed write stays in the store's memory and is written with
+// the next one.
+func (in *Input) save(cursor string, uuids []string, now time.Time) {
+	err := in.store.Commit(cursor, uuids, now)
 	if err != nil {
 		in.checkpointFailures.Add(1)
 		in.commitFailures++
@@ -320,6 +362,8 @@ func (in *Input) Stop() {
 	}
 	// The transport's keep-alive connections each hold two goroutines until IdleConnTimeout.
 	in.poller.Client.HTTP.CloseIdleConnections()
+	// Exit comes after Fluent Bit stored what the instance handed over, so everything counts.
+	in.writeCheckpoint(time.Now(), true)
 	if err := in.store.Flush(); err != nil {
 		in.Logger.Error(err.Error())
 	}
