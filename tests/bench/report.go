@@ -429,12 +429,10 @@ func writeFindings(w func(string, ...any), res *results, records []recordBench) 
 			pageMiB := bf.BytesPerRecord * bf.RecordsPerEvent * pageSize / (1 << 20)
 			w("events/s; the queue was at %.0f MiB or more %.0f %% of the time. ",
 				queueFullMiB, 100*bf.QueueFullShare)
-			queueMiB := float64(input.QueueBytes) / (1 << 20)
-			w("A page of 1000 events makes %.1f MiB of records, so the %.0f MiB queue holds ",
-				pageMiB, queueMiB)
-			w("%d of them (one when the queue is empty), and the next page waits in "+
-				"`Queue.Push` until one has been ", max(1, int(queueMiB/pageMiB)))
-			w("handed over. ")
+			w("A page of 1000 events makes %.1f MiB of records; the queue takes the next page ",
+				pageMiB)
+			w("once less than one batch of the current one is left to hand over, so each ")
+			w("callback gets a full batch and delivery runs at this ceiling. ")
 			w("Fluent Bit calls the collect callback once a second (a fixed timer in its Go ")
 			w("proxy), so only a larger `MaxBatchBytes` (Fluent Bit's chunks target about ")
 			w("2 MB) or fewer bytes per event (`original_data off`) would close it.\n")
