@@ -264,8 +264,8 @@ func (in *Input) Handed(records int) {
 
 // commit queues a checkpoint position and writes the newest one that is older than
 // checkpoint_delay. Fluent Bit keeps a copied buffer in the input's in-memory ring buffer until
-// its engine thread stores it in a chunk (every 250 ms by default), and a crash loses what is
-// there; delaying the checkpoint past that window makes a crash repeat those records instead.
+// its engine thread stores it in a chunk, every 250 ms by default, and a crash loses what is
+// there. A checkpoint written after that window makes a crash repeat those records instead.
 func (in *Input) commit(c *systemlog.Commit) {
 	now := time.Now()
 	in.pending = append(in.pending, pendingCommit{at: now, commit: *c})

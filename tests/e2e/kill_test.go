@@ -53,8 +53,8 @@ func streamOrder(t *testing.T, events [][]byte, orgHost string) (map[string]int,
 // plugin writes the checkpoint in that callback. A SIGKILL between the two leaves a buffer
 // delivered but not in the checkpoint, so the next run delivers it again. With
 // checkpoint_delay 0 the plugin checkpoints each buffer at once and hands over one buffer at a
-// time, so only the last buffer of a killed run can repeat: the next run starts at most
-// MaxBatchBytes (plus the rest of one event's records) before the point the killed run
+// time, so only the last buffer of a killed run can repeat. The next run therefore starts at
+// most MaxBatchBytes (plus the rest of one event's records) before the point the killed run
 // reached, and never after it. Delivery across a SIGKILL is at-least-once, and only a stop
 // gives exactly once.
 func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
@@ -72,16 +72,16 @@ func TestKilledHostRepeatsOnlyLastBuffer(t *testing.T) {
 // stored. The checkpoint then lags the hand-off, so a kill repeats the records handed over in
 // the last two seconds, but nothing is lost and nothing repeats beyond that.
 func TestKilledHostLosesNothingWithDelay(t *testing.T) {
-	// The emulator's collect interval is 100 ms, so two seconds are at most 20 buffers; two
+	// The emulator's collect interval is 100 ms, so two seconds are at most 20 buffers. Two
 	// more cover the callbacks at the edges of the window.
 	runKills(t, 6, 600, 2500, 4000, nil,
 		func(maxEvent int) int { return 22 * (input.MaxBatchBytes + maxEvent) })
 }
 
-// runKills starts the host kills times over a stream of eventsPerKill events a kill, each time
-// with extra properties, SIGKILLs it a random time between minAfter and maxAfter ms after
-// start, and checks the union of the outputs against the stream: no gap, no loss, and no run
-// repeating more bytes than maxRepeat allows.
+// runKills runs the host kills times with extra properties over a stream of eventsPerKill
+// events a kill. Each run gets a SIGKILL between minAfter and maxAfter ms after its start. The
+// union of the outputs must match the stream with no gap and no loss, and no run may repeat
+// more bytes than maxRepeat allows.
 func runKills(t *testing.T, kills, eventsPerKill, minAfter, maxAfter int, extra []string,
 	maxRepeat func(maxEvent int) int) {
 	t.Helper()
