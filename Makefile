@@ -26,7 +26,7 @@ clean:
 	rm -rf $(BUILD)
 
 demo:
-	tests/demo/demo.sh
+	@tests/demo/demo.sh
 
 # Benchmarks, not part of test: about 20 minutes, or about 3 with BENCH_QUICK=1. Writes
 # docs/benchmarks.md and the charts in docs/benchmarks/.

@@ -110,7 +110,15 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 		logger.Error("Fluent Bit passed no input context; this plugin needs Fluent Bit 4.1 or later")
 		return input.FLB_ERROR
 	}
-	threads.Store(syscall.Gettid(), inst)
+	// Fluent Bit runs a Go input on its own thread unless "threaded off" moves it to the
+	// engine thread, where Pause and Exit could not tell the instances apart.
+	if _, taken := threads.LoadOrStore(syscall.Gettid(), inst); taken {
+		handle.Delete()
+		in.Stop()
+		logger.Error("this input needs its own thread, but another okta input already runs " +
+			"on it; remove \"threaded off\" from the [INPUT] sections")
+		return input.FLB_ERROR
+	}
 	in.Start()
 	return input.FLB_OK
 }

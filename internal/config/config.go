@@ -175,10 +175,17 @@ func Parse(get Lookup, now time.Time) (*Config, error) {
 	return c, nil
 }
 
-// shown hides the value of properties that carry secrets.
+// shown hides the value of properties that carry secrets, and the password of a URL such as
+// a proxy with credentials.
 func shown(key, value string) string {
 	if key == "private_key" {
 		return "(hidden)"
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
 	}
 	return value
 }

@@ -545,3 +545,18 @@ func TestOptionsSortedAndDocumented(t *testing.T) {
 		t.Fatalf("Keys returned %d keys, want %d", len(keys), len(Options))
 	}
 }
+
+func TestErrorHidesURLPassword(t *testing.T) {
+	props := baseProps(t)
+	props["proxy"] = "socks5://svc:s3cr3t@proxy.example.com:1080"
+	_, err := parseProps(props)
+	if err == nil {
+		t.Fatal("a socks5 proxy was accepted")
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("the error shows the proxy password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "invalid proxy") || !strings.Contains(err.Error(), "svc") {
+		t.Errorf("the error does not name the key and the value: %v", err)
+	}
+}

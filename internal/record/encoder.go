@@ -8,6 +8,16 @@ import (
 	"time"
 )
 
+// ValidTime reports whether t fits Fluent Bit's EventTime: not zero, from 1970-01-01 until
+// before the seconds Fluent Bit reserves for group markers in 2106.
+func ValidTime(t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	seconds := t.Unix()
+	return seconds >= 0 && seconds < maxEventTimeSeconds
+}
+
 // Encoder appends Fluent Bit log records (msgpack).
 //
 // A record has the Fluent Bit V2 shape [[EventTime, {}], {body}]. The body is the event's
@@ -47,7 +57,7 @@ func (e *Encoder) AppendRecord(dst []byte, ev *Event, schema string, ts time.Tim
 		return dst, errors.New("record: empty schema name: pass a schema from the schema map")
 	}
 	seconds, nanos := ts.Unix(), ts.Nanosecond()
-	if seconds < 0 || seconds >= maxEventTimeSeconds {
+	if !ValidTime(ts) {
 		return dst, fmt.Errorf("record: timestamp %s of event %q is outside the Fluent Bit "+
 			"EventTime range (1970-01-01 to 2106-02-07 UTC): pass the event's published time "+
 			"or the current time", ts.UTC().Format(time.RFC3339Nano), ev.UUID)

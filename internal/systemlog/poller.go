@@ -154,15 +154,25 @@ func (p *Poller) decode(resp *Response) (*Page, int, error) {
 	page.Data = make([]byte, 0, estimate)
 	now := p.Clock.Local()
 	var newest time.Time
+	// UUIDs join Seen only once the whole page is encoded, so a page fetched again after an
+	// error does not drop its own events as duplicates.
+	inPage := make(map[string]struct{}, len(events))
+	var added []string
 	for i := range events {
 		ev := &events[i]
-		if ev.UUID != "" && p.Seen.Contains(ev.UUID) {
-			p.Metrics.Duplicates.Add(1)
-			continue
+		if ev.UUID != "" {
+			_, again := inPage[ev.UUID]
+			if again || p.Seen.Contains(ev.UUID) {
+				p.Metrics.Duplicates.Add(1)
+				continue
+			}
+			inPage[ev.UUID] = struct{}{}
+			added = append(added, ev.UUID)
 		}
 		ts := ev.Published
-		if ts.IsZero() {
-			// Keep the event rather than lose it; its record time becomes the time it was read.
+		if !record.ValidTime(ts) {
+			// Keep the event rather than lose it; its record time becomes the time it was
+			// read, since Fluent Bit's EventTime cannot hold a missing or out-of-range time.
 			ts = now
 			if p.Metrics.NoPublished.Add(1) == 1 {
 				p.Logger.Warn("event without a valid published time; using the time it was read",
@@ -178,11 +188,13 @@ func (p *Poller) decode(resp *Response) (*Page, int, error) {
 			page.Ends = append(page.Ends, len(page.Data))
 			page.UUIDs = append(page.UUIDs, ev.UUID)
 		}
-		p.Seen.Add(ev.UUID)
 		page.Events++
 		if ts.After(newest) {
 			newest = ts
 		}
+	}
+	for _, uuid := range added {
+		p.Seen.Add(uuid)
 	}
 	p.Metrics.Events.Add(int64(page.Events))
 	p.Metrics.Records.Add(int64(len(page.Ends)))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeaudit/fluent-bit-okta/internal/auth"
 	"github.com/edgeaudit/fluent-bit-okta/internal/record"
 	"github.com/edgeaudit/fluent-bit-okta/internal/schema"
 )
@@ -311,5 +312,38 @@ func TestStartAndResumeURL(t *testing.T) {
 	}
 	if _, _, err := ResumeURL("https://example.okta.com/%zz", 1, "", ""); err == nil {
 		t.Error("ResumeURL accepted an invalid cursor")
+	}
+}
+
+func TestDecodeKeepsEventWithOutOfRangeTime(t *testing.T) {
+	// A published before 1970 does not fit Fluent Bit's EventTime. The event must still be
+	// delivered (with the read time), and decoding the same page twice, as after a failed
+	// push, must not drop the page's own events as duplicates.
+	p := &Poller{
+		Encoder: &record.Encoder{OrgHost: "example.okta.com"},
+		Schemas: schema.Default(),
+		Seen:    NewWindow(100, nil),
+		Logger:  testLogger(),
+		Metrics: &Metrics{},
+		Clock:   auth.NewClock(nil),
+	}
+	body := "[" + event("a", "user.session.start") + "," +
+		`{"uuid":"old","published":"1960-01-01T00:00:00.000Z","eventType":"user.session.start"}` +
+		"," + event("a", "user.session.start") + "]"
+	page, n, err := p.decode(&Response{URL: "https://example.okta.com/api/v1/logs", Body: []byte(body)})
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if n != 3 {
+		t.Errorf("events in the page = %d, want 3", n)
+	}
+	if got := strings.Join(page.UUIDs, ","); got != "a,old" {
+		t.Errorf("record UUIDs = %s, want a,old (the repeat of a inside the page dropped)", got)
+	}
+	if got := p.Metrics.NoPublished.Load(); got != 1 {
+		t.Errorf("events without a valid published time = %d, want 1", got)
+	}
+	if got := p.Metrics.Duplicates.Load(); got != 1 {
+		t.Errorf("duplicates = %d, want 1", got)
 	}
 }

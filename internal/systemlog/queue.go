@@ -163,7 +163,12 @@ func (q *Queue) Done() *Commit {
 	var handed []string
 	for i, n := range b.end {
 		p := q.pages[i]
-		handed = append(handed, p.UUIDs[p.sent:n]...)
+		for j := p.sent; j < n; j++ {
+			// An event's records (one per schema) are adjacent; its UUID is stored once.
+			if j == 0 || p.UUIDs[j] != p.UUIDs[j-1] {
+				handed = append(handed, p.UUIDs[j])
+			}
+		}
 		p.sent = n
 	}
 	commit := q.popDoneLocked()

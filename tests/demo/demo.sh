@@ -19,7 +19,7 @@ go build -o build/mockokta ./tests/cmd/mockokta
 
 # The mock listens on a free loopback port and writes the org URL, the client key and its CA
 # into $dir/env once it is ready.
-build/mockokta -dir "$dir" -live "$live" 2>"$dir/mockokta.log" &
+build/mockokta -dir "$dir" -live "$live" >"$dir/mockokta.log" 2>&1 &
 mock=$!
 trap 'kill $mock 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
