@@ -40,7 +40,20 @@ struct okta_go_input_plugin {
     struct okta_flb_api *api;
     void *i_ins;
     struct okta_input_proxy_context *context;
+    void *cb_init;
+    void *cb_collect;
+    void *cb_collect_ctx; /* since 4.1; before it this slot held cb_cleanup */
 };
+
+/*
+ * Reports whether Fluent Bit resolved FLBPluginInputCallbackCtx, which means the 4.1 layout:
+ * before 4.1 the slot after cb_collect held the plain cleanup callback, which this plugin does
+ * not export, so it reads NULL there, and the context had no remote_context field.
+ */
+static inline int okta_has_context_callbacks(void *plugin)
+{
+    return ((struct okta_go_input_plugin *) plugin)->cb_collect_ctx != NULL;
+}
 
 static inline void *okta_plugin_api(void *plugin)
 {

@@ -96,6 +96,11 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 		defer C.free(unsafe.Pointer(ckey))
 		return C.GoString(C.okta_get_property(plugin, ckey))
 	}
+	if C.okta_has_context_callbacks(plugin) == 0 {
+		logger.Error("Fluent Bit did not load FLBPluginInputCallbackCtx; this plugin needs " +
+			"Fluent Bit 4.1 or later")
+		return input.FLB_ERROR
+	}
 	in, err := okta.New(name, get, logger)
 	if err != nil {
 		logger.Error(err.Error())
