@@ -4,7 +4,7 @@
  *
  * Layouts follow Fluent Bit 5.1 (src/proxy/go/go.h, include/fluent-bit/flb_api.h,
  * include/fluent-bit/flb_plugin_proxy.h). fluent-bit-go's input header mirrors the proxy
- * context with remote_context at offset 0, which is the output layout; for inputs it sits at
+ * context with remote_context at offset 0, which is the output layout. For inputs it sits at
  * offset 8, after coll_fd, since Fluent Bit 4.1.
  */
 #ifndef FLB_OKTA_H

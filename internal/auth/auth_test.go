@@ -20,6 +20,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -764,5 +765,19 @@ func TestNewProverRejectsP521(t *testing.T) {
 	}
 	if _, err := NewProver(key, NewClock(nil)); err == nil {
 		t.Error("NewProver accepted a P-521 key, which SigningAlgorithm cannot sign with")
+	}
+}
+
+func TestBodySnippetCutsAtCharacter(t *testing.T) {
+	body := []byte(strings.Repeat("a", 199) + "é and more text after the limit")
+	got := BodySnippet(body)
+	if !utf8.ValidString(got) {
+		t.Errorf("snippet %q is not valid UTF-8", got)
+	}
+	if want := strings.Repeat("a", 199) + "..."; got != want {
+		t.Errorf("snippet = %q, want %q", got, want)
+	}
+	if got := BodySnippet([]byte("  short\n body ")); got != "short body" {
+		t.Errorf("snippet = %q, want the body on one line", got)
 	}
 }

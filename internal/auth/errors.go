@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	jsoniter "github.com/json-iterator/go"
 )
 
-// OAuthError is an error answer of the token endpoint (RFC 6749 section 5.2).
+// OAuthError is an error response of the token endpoint (RFC 6749 section 5.2).
 type OAuthError struct {
 	Status      int
 	Code        string // the error member, such as invalid_client
 	Description string // the error_description member
-	nonce       string // dpop-nonce header of a use_dpop_nonce answer; never logged
+	nonce       string // dpop-nonce header of a use_dpop_nonce response; never logged
 }
 
 // Error returns the error in plain words with a hint for the usual causes.
@@ -76,7 +77,7 @@ type SetupError struct{ msg string }
 
 func (e *SetupError) Error() string { return e.msg }
 
-// Permanent reports true: repeating the request returns the same answer.
+// Permanent reports true, because repeating the request returns the same response.
 func (e *SetupError) Permanent() bool { return true }
 
 type oauthBody struct {
@@ -96,16 +97,21 @@ func newOAuthError(resp *http.Response, body []byte) *OAuthError {
 		}
 	}
 	if e.Code == "" && e.Description == "" {
-		e.Description = snippet(body)
+		e.Description = BodySnippet(body)
 	}
 	return e
 }
 
-// snippet returns the start of a non-JSON body for an error message, on one line.
-func snippet(body []byte) string {
+// BodySnippet returns the start of a non-JSON response body for an error message, on one
+// line, cut at 200 bytes without splitting a UTF-8 character.
+func BodySnippet(body []byte) string {
 	s := strings.Join(strings.Fields(string(body)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
+	if len(s) <= 200 {
+		return s
 	}
-	return s
+	end := 200
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "..."
 }

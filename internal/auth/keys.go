@@ -17,7 +17,7 @@ import (
 const MinRSABits = 2048
 
 // ParsePrivateKeyPEM parses an RSA (PKCS#1 or PKCS#8, at least 2048 bits) or EC (P-256 or P-384,
-// SEC 1 or PKCS#8) private key in PEM form. The error says what was found instead and how to
+// SEC 1 or PKCS#8) private key in PEM form. The error names what was found instead and how to
 // produce an acceptable key.
 func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	data = unescapeNewlines(data)

@@ -3,9 +3,11 @@
 // handed to Fluent Bit most recently.
 //
 // A page's records may reach Fluent Bit in several buffers, so the cursor only moves past a page
-// once all of its records were handed over; the UUIDs cover the records of a page handed over
-// before that. On restart the input fetches the cursor again and drops the events whose UUID is
-// stored, so nothing handed over is repeated and nothing is skipped.
+// once all of its records were handed over. Until then the stored UUIDs cover the records of the
+// page handed over so far. On restart the input fetches the cursor again and drops the events
+// whose UUID is stored, so nothing committed is repeated and nothing is skipped. The input
+// commits a position only checkpoint_delay after the hand-off (internal/input), so a crash
+// repeats the records of that delay.
 package checkpoint
 
 import (

@@ -312,10 +312,7 @@ func newAPIError(resp *http.Response, body []byte, rate RateLimit) *APIError {
 			}
 		}
 	} else if len(body) > 0 {
-		e.Summary = strings.Join(strings.Fields(string(body)), " ")
-		if len(e.Summary) > 200 {
-			e.Summary = e.Summary[:200] + "..."
-		}
+		e.Summary = auth.BodySnippet(body)
 	}
 	e.Challenge = challengeText(resp.Header.Values("WWW-Authenticate"))
 	return e

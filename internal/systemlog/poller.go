@@ -171,8 +171,8 @@ func (p *Poller) decode(resp *Response) (*Page, int, error) {
 		}
 		ts := ev.Published
 		if !record.ValidTime(ts) {
-			// Keep the event rather than lose it; its record time becomes the time it was
-			// read, since Fluent Bit's EventTime cannot hold a missing or out-of-range time.
+			// Fluent Bit's EventTime cannot carry a missing or out-of-range time, so the
+			// event is kept with the time it was read as its record time.
 			ts = now
 			if p.Metrics.NoPublished.Add(1) == 1 {
 				p.Logger.Warn("event without a valid published time; using the time it was read",
@@ -217,8 +217,8 @@ func StartURL(org *url.URL, since time.Time, pageSize int, filter, query string)
 
 // ResumeURL returns the stored cursor with limit, filter and q replaced by the configured
 // values, so a change of page_size, filter or query applies from the checkpoint on.
-// NOTE: Okta documents after as opaque; combining it with a different filter than the one that
-// produced it is assumed to work like the original query from the same position.
+// NOTE: Okta documents after as opaque. Combining it with another filter than the one that
+// produced it is assumed to work like that filter's query from the same position.
 func ResumeURL(cursor string, pageSize int, filter, query string) (string, bool, error) {
 	u, err := url.Parse(cursor)
 	if err != nil {
